@@ -1,0 +1,250 @@
+from __future__ import annotations
+
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from lots import certificates, services
+from lots import serializers as s
+from lots.models import Analysis, Calibration, Dismantling, Intake, Label, Lot, ModelProfile, Output, Part, Product, Run, Shipment, SortingMethod
+from moira.api import ScopedViewSet
+from plants.selectors import MANAGER_ROLES, STAFF_ROLES, WRITE_ROLES, buyer_grants_for, plants_for
+
+
+def _validated(serializer_class, request, view):
+    data = serializer_class(data=request.data, context=view.get_serializer_context())
+    data.is_valid(raise_exception=True)
+    return data.validated_data
+
+
+class PartViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The parts catalogue of each product kind (reference data, the same for every plant)."""
+
+    queryset = Part.objects.all()
+    serializer_class = s.PartSerializer
+
+    def get_queryset(self):
+        kind = self.request.query_params.get("kind")
+        return self.queryset.filter(kind=kind) if kind else self.queryset
+
+
+class ModelProfileViewSet(ScopedViewSet):
+    queryset = ModelProfile.objects.prefetch_related("part_masses__part").order_by("plant", "kind", "maker", "model")
+    serializer_class = s.ModelProfileSerializer
+    input_serializer_class = s.ModelProfileInputSerializer
+    write_roles = MANAGER_ROLES
+
+    def perform_service(self, data):
+        return services.model_profile_create(actor=self.request.user, **data)
+
+
+class IntakeViewSet(ScopedViewSet):
+    queryset = Intake.objects.order_by("-received_on", "-id")
+    serializer_class = s.IntakeSerializer
+    input_serializer_class = s.IntakeInputSerializer
+
+    def perform_service(self, data):
+        return services.intake_create(actor=self.request.user, **data)
+
+
+class LabelViewSet(ScopedViewSet):
+    """Issue label codes to print (POST `{plant, count}` returns the new labels) and list them."""
+
+    queryset = Label.objects.order_by("-issued_at", "-id")
+    serializer_class = s.LabelSerializer
+    input_serializer_class = s.LabelIssueSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        wanted = self.request.query_params.get("status")
+        return queryset.filter(status=wanted) if wanted else queryset
+
+    @extend_schema(request=s.LabelIssueSerializer, responses=s.LabelSerializer(many=True))
+    def create(self, request, *args, **kwargs):
+        data = _validated(s.LabelIssueSerializer, request, self)
+        labels = services.labels_issue(actor=request.user, **data)
+        return Response(s.LabelSerializer(labels, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class ProductViewSet(ScopedViewSet):
+    """Used units. `?label=CODE` finds the product that carries a scanned label."""
+
+    queryset = Product.objects.prefetch_related("labels").order_by("-id")
+    serializer_class = s.ProductSerializer
+    input_serializer_class = s.ProductInputSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        params = self.request.query_params
+        if params.get("label"):
+            product = services.product_by_label(plant_ids=plants_for(self.request.user, self.read_roles), raw_code=params["label"])
+            queryset = queryset.filter(pk=product.pk)
+        for field in ("status", "lot", "intake", "kind"):
+            if params.get(field):
+                queryset = queryset.filter(**{field: params[field]})
+        return queryset
+
+    def perform_service(self, data):
+        return services.product_create(actor=self.request.user, label_code=data.pop("label"), **data)
+
+    @extend_schema(request=s.LabelCodeSerializer, responses=s.ProductSerializer)
+    @action(detail=True, methods=["post"])
+    def label(self, request, pk=None):
+        """Attach an issued label to a product that has none."""
+        product = self._writable_product()
+        services.label_attach(product=product, actor=request.user, **_validated(s.LabelCodeSerializer, request, self))
+        return Response(s.ProductSerializer(Product.objects.get(pk=product.pk)).data)
+
+    @extend_schema(request=s.RelabelSerializer, responses=s.RelabellingSerializer)
+    @action(detail=True, methods=["post"])
+    def relabel(self, request, pk=None):
+        """Replace the product's label; the old code is retired with the reason."""
+        relabelling = services.product_relabel(product=self._writable_product(), actor=request.user,
+                                               **_validated(s.RelabelSerializer, request, self))
+        return Response(s.RelabellingSerializer(relabelling).data, status=status.HTTP_201_CREATED)
+
+    def _writable_product(self) -> Product:
+        return get_object_or_404(Product, pk=self.kwargs["pk"], plant__in=plants_for(self.request.user, WRITE_ROLES))
+
+
+class DismantlingViewSet(ScopedViewSet):
+    queryset = Dismantling.objects.prefetch_related("removed_parts__part").order_by("-performed_at", "-id")
+    serializer_class = s.DismantlingSerializer
+    input_serializer_class = s.DismantlingInputSerializer
+    plant_path = "product__plant"
+
+    def perform_service(self, data):
+        removed = [(row["part"], row.get("measured_mass_kg")) for row in data.pop("parts", [])]
+        return services.dismantling_record(actor=self.request.user, removed=removed, **data)
+
+
+class SortingMethodViewSet(ScopedViewSet):
+    queryset = SortingMethod.objects.order_by("plant", "code")
+    serializer_class = s.SortingMethodSerializer
+    input_serializer_class = s.SortingMethodInputSerializer
+    write_roles = MANAGER_ROLES
+
+    def perform_service(self, data):
+        return services.sorting_method_create(actor=self.request.user, **data)
+
+
+class CalibrationViewSet(ScopedViewSet):
+    """Recovery ratio and distribution rates per sorting method, entered or derived from a blank run."""
+
+    queryset = Calibration.objects.order_by("sorting_method", "-valid_from", "-id")
+    serializer_class = s.CalibrationSerializer
+    input_serializer_class = s.CalibrationInputSerializer
+    plant_path = "sorting_method__plant"
+    write_roles = MANAGER_ROLES
+
+    def perform_service(self, data):
+        return services.calibration_create(actor=self.request.user, **data)
+
+    @extend_schema(request=s.BlankRunCalibrationSerializer, responses=s.CalibrationSerializer)
+    @action(detail=False, methods=["post"], url_path="from-blank-run")
+    def from_blank_run(self, request):
+        calibration = services.calibration_from_blank_run(actor=request.user, **_validated(s.BlankRunCalibrationSerializer, request, self))
+        return Response(s.CalibrationSerializer(calibration).data, status=status.HTTP_201_CREATED)
+
+
+class LotViewSet(ScopedViewSet):
+    queryset = Lot.objects.prefetch_related("products", "runs", "outputs").order_by("-id")
+    serializer_class = s.LotSerializer
+    input_serializer_class = s.LotInputSerializer
+
+    def perform_service(self, data):
+        return services.lot_create(actor=self.request.user, **data)
+
+    def _writable_lot(self) -> Lot:
+        return get_object_or_404(Lot, pk=self.kwargs["pk"], plant__in=plants_for(self.request.user, WRITE_ROLES))
+
+    @extend_schema(request=s.ReserveSerializer, responses=s.LotSerializer)
+    @action(detail=True, methods=["post"])
+    def reserve(self, request, pk=None):
+        """Reserve more products for this lot."""
+        lot = services.lot_reserve(lot=self._writable_lot(), actor=request.user, **_validated(s.ReserveSerializer, request, self))
+        return Response(s.LotSerializer(Lot.objects.get(pk=lot.pk)).data)
+
+    @extend_schema(methods=["get"], responses=s.RunSerializer(many=True))
+    @extend_schema(methods=["post"], request=s.RunInputSerializer, responses=s.RunSerializer)
+    @action(detail=True, methods=["get", "post"])
+    def runs(self, request, pk=None):
+        """The lot's metered runs; POST starts one (with `ended_at`, records a finished one)."""
+        if request.method == "GET":
+            return Response(s.RunSerializer(self.get_object().runs.order_by("started_at"), many=True).data)
+        run = services.run_start(lot=self._writable_lot(), actor=request.user, **_validated(s.RunInputSerializer, request, self))
+        return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["get"])
+    def certificate(self, request, pk=None):
+        """The lot's certificate: Cu/Cr, grade, energy and CO2 with their inputs, and its digest."""
+        return Response(certificates.certificate_document(certificates.lot_certificate(self.get_object())))
+
+
+class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """All runs of the user's plants; `?open=true` lists the ones in progress; POST `stop` ends one."""
+
+    queryset = Run.objects.select_related("lot", "line").order_by("-started_at")
+    serializer_class = s.RunSerializer
+
+    def get_queryset(self):
+        queryset = self.queryset.filter(lot__plant__in=plants_for(self.request.user, STAFF_ROLES))
+        if self.request.query_params.get("open") == "true":
+            queryset = queryset.filter(ended_at__isnull=True)
+        return queryset
+
+    @extend_schema(request=s.RunStopSerializer, responses=s.RunSerializer)
+    @action(detail=True, methods=["post"])
+    def stop(self, request, pk=None):
+        run = get_object_or_404(Run, pk=pk, lot__plant__in=plants_for(request.user, WRITE_ROLES))
+        run = services.run_stop(run=run, actor=request.user, **_validated(s.RunStopSerializer, request, self))
+        return Response(s.RunSerializer(run).data)
+
+
+class OutputViewSet(ScopedViewSet):
+    queryset = Output.objects.order_by("-weighed_at", "-id")
+    serializer_class = s.OutputSerializer
+    input_serializer_class = s.OutputInputSerializer
+    plant_path = "lot__plant"
+
+    def perform_service(self, data):
+        return services.output_record(actor=self.request.user, **data)
+
+
+class AnalysisViewSet(ScopedViewSet):
+    queryset = Analysis.objects.order_by("-sampled_on", "-id")
+    serializer_class = s.AnalysisSerializer
+    input_serializer_class = s.AnalysisInputSerializer
+    plant_path = "lot__plant"
+    write_roles = MANAGER_ROLES
+
+    def perform_service(self, data):
+        return services.analysis_record(actor=self.request.user, **data)
+
+
+class ShipmentViewSet(ScopedViewSet):
+    """Shipments of magnetic product. Buyers see only the shipments made to their organisation."""
+
+    queryset = Shipment.objects.select_related("buyer").prefetch_related("allocations").order_by("-shipped_at", "-id")
+    serializer_class = s.ShipmentSerializer
+    input_serializer_class = s.ShipmentInputSerializer
+
+    def get_queryset(self):
+        user = self.request.user
+        visible = Q(plant__in=plants_for(user, STAFF_ROLES))
+        for grant in buyer_grants_for(user):
+            visible |= Q(plant_id=grant.plant_id, buyer_id=grant.buyer_id)
+        return self.queryset.filter(visible)
+
+    def perform_service(self, data):
+        allocations = [(row["lot"], row["mass_kg"]) for row in data.pop("allocations")]
+        return services.shipment_create(actor=self.request.user, allocations=allocations, **data)
+
+    @action(detail=True, methods=["get"])
+    def certificate(self, request, pk=None):
+        """The shipment's certificate: its lots' figures weighted by the mass drawn from each."""
+        return Response(certificates.certificate_document(certificates.shipment_certificate(self.get_object())))
+

@@ -1,0 +1,42 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from lots import api as lots_api
+from moira.auth import ObtainTokenView
+from plants import api as plants_api
+from power import api as power_api
+
+router = DefaultRouter()
+router.register("organisations", plants_api.OrganisationViewSet, basename="organisation")
+router.register("plants", plants_api.PlantViewSet, basename="plant")
+router.register("lines", plants_api.LineViewSet, basename="line")
+router.register("loggers", power_api.LoggerViewSet, basename="logger")
+router.register("emission-factors", power_api.EmissionFactorViewSet, basename="emission-factor")
+router.register("parts", lots_api.PartViewSet, basename="part")
+router.register("model-profiles", lots_api.ModelProfileViewSet, basename="model-profile")
+router.register("intakes", lots_api.IntakeViewSet, basename="intake")
+router.register("labels", lots_api.LabelViewSet, basename="label")
+router.register("products", lots_api.ProductViewSet, basename="product")
+router.register("dismantlings", lots_api.DismantlingViewSet, basename="dismantling")
+router.register("sorting-methods", lots_api.SortingMethodViewSet, basename="sorting-method")
+router.register("calibrations", lots_api.CalibrationViewSet, basename="calibration")
+router.register("lots", lots_api.LotViewSet, basename="lot")
+router.register("runs", lots_api.RunViewSet, basename="run")
+router.register("outputs", lots_api.OutputViewSet, basename="output")
+router.register("analyses", lots_api.AnalysisViewSet, basename="analysis")
+router.register("shipments", lots_api.ShipmentViewSet, basename="shipment")
+
+api_v1 = [
+    path("auth/token/", ObtainTokenView.as_view(), name="token"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("admin/", admin.site.urls),
+    path("", include("frontend.urls")),
+]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PowerConfig(AppConfig):
+    name = "power"
+    verbose_name = "Power loggers and emission factors"
