@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -178,6 +179,7 @@ class LotViewSet(ScopedViewSet):
         run = services.run_start(lot=self._writable_lot(), actor=request.user, **_validated(s.RunInputSerializer, request, self))
         return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"])
     def certificate(self, request, pk=None):
         """The lot's certificate: Cu/Cr, grade, energy and CO2 with their inputs, and its digest."""
@@ -243,6 +245,7 @@ class ShipmentViewSet(ScopedViewSet):
         allocations = [(row["lot"], row["mass_kg"]) for row in data.pop("allocations")]
         return services.shipment_create(actor=self.request.user, allocations=allocations, **data)
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"])
     def certificate(self, request, pk=None):
         """The shipment's certificate: its lots' figures weighted by the mass drawn from each."""

@@ -64,7 +64,7 @@ class ModelProfile(models.Model):
     selection_max = models.PositiveSmallIntegerField(null=True, blank=True)
     unit_mass_kg = mass_field(null=True, blank=True, validators=[*POSITIVE_MASS, MaxValueValidator(MAX_UNIT_MASS_KG)])
     source = models.CharField(max_length=200, blank=True, help_text="Where the values come from.")
-    created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -94,7 +94,7 @@ class Intake(models.Model):
     supplier = models.CharField(max_length=200, blank=True)
     received_on = models.DateField()
     expected_count = models.PositiveIntegerField(validators=[MaxValueValidator(10000)])
-    created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -127,7 +127,7 @@ class Product(models.Model):
     unit_mass_kg = mass_field(null=True, blank=True, validators=[*POSITIVE_MASS, MaxValueValidator(MAX_UNIT_MASS_KG)])
     status = models.CharField(max_length=16, choices=ProductStatus.choices, default=ProductStatus.REGISTERED)
     lot = models.ForeignKey("Lot", null=True, blank=True, on_delete=models.PROTECT, related_name="products")
-    created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -150,7 +150,7 @@ class Label(models.Model):
     code = models.CharField(max_length=16, unique=True)
     status = models.CharField(max_length=16, choices=LabelStatus.choices, default=LabelStatus.ISSUED)
     product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT, related_name="labels")
-    issued_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    issued_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     issued_at = models.DateTimeField(auto_now_add=True)
     attached_at = models.DateTimeField(null=True, blank=True)
 
@@ -172,7 +172,7 @@ class Relabelling(models.Model):
     old_label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="+")
     new_label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="+")
     reason = models.CharField(max_length=200)
-    created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
 
@@ -188,7 +188,7 @@ class Dismantling(models.Model):
     pattern = models.CharField(max_length=16, choices=DismantlingPattern.choices)
     performed_at = models.DateTimeField()
     note = models.CharField(max_length=500, blank=True)
-    created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
 
@@ -212,7 +212,7 @@ class Photo(models.Model):
     image = models.FileField(upload_to="photos/%Y/%m/")
     sha256 = models.CharField(max_length=64)
     ocr_text = models.TextField(blank=True)
-    created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
 
@@ -244,7 +244,7 @@ class Calibration(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
     blank_lot = models.ForeignKey("Lot", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     note = models.CharField(max_length=500, blank=True)
-    created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -259,7 +259,7 @@ class Lot(models.Model):
     sorting_method = models.ForeignKey(SortingMethod, null=True, blank=True, on_delete=models.PROTECT, related_name="lots")
     processed_mass_kg = mass_field(validators=[*POSITIVE_MASS, MaxValueValidator(MAX_LOT_MASS_KG)])
     planned_on = models.DateField(null=True, blank=True)
-    created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -276,8 +276,8 @@ class Run(models.Model):
     line = models.ForeignKey(Line, on_delete=models.PROTECT, related_name="runs")
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
-    started_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
-    stopped_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    started_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    stopped_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -306,7 +306,7 @@ class Output(models.Model):
     fraction = models.CharField(max_length=16, choices=Fraction.choices)
     mass_kg = mass_field(validators=[*POSITIVE_MASS, MaxValueValidator(MAX_LOT_MASS_KG)])
     weighed_at = models.DateTimeField()
-    created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -322,7 +322,7 @@ class Analysis(models.Model):
     cr_mass_pct = pct_field(validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))])
     method = models.CharField(max_length=200, help_text="e.g. handheld XRF, ~100 pieces; JIS M 8121")
     sampled_on = models.DateField()
-    created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
 
@@ -332,7 +332,7 @@ class Shipment(models.Model):
     code = models.CharField(max_length=64, blank=True)
     shipped_at = models.DateTimeField()
     mass_kg = mass_field(validators=[*POSITIVE_MASS, MaxValueValidator(MAX_SHIPMENT_MASS_KG)])
-    created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -45,7 +45,8 @@ class PlantScopedField(serializers.PrimaryKeyRelatedField):
         self.model = model
         self.plant_path = plant_path
         self.roles = roles
-        super().__init__(**kwargs)
+        # The unfiltered queryset only tells the schema generator the model; requests use get_queryset().
+        super().__init__(queryset=model.objects.all(), **kwargs)
 
     def get_queryset(self):
         user = self.context["request"].user

@@ -45,7 +45,7 @@ class EmissionFactor(models.Model):
         max_digits=10, decimal_places=6, validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("5"))]
     )
     source = models.CharField(max_length=300)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
