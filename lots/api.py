@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -10,9 +11,28 @@ from rest_framework.response import Response
 
 from lots import certificates, services
 from lots import serializers as s
-from lots.models import Analysis, Calibration, Dismantling, Intake, Label, Lot, ModelProfile, Output, Part, Product, Run, Shipment, SortingMethod
+from lots.models import (
+    Analysis,
+    Calibration,
+    Dismantling,
+    Intake,
+    Label,
+    Lot,
+    ModelProfile,
+    Output,
+    Part,
+    Product,
+    Run,
+    Shipment,
+    SortingMethod,
+)
+from lots.tasks import lot_certificate_refresh_task
 from moira.api import ScopedViewSet
 from plants.selectors import MANAGER_ROLES, STAFF_ROLES, WRITE_ROLES, buyer_grants_for, plants_for
+
+
+def _refresh_certificate_after_commit(lot_id: int) -> None:
+    transaction.on_commit(lambda: lot_certificate_refresh_task.delay(lot_id))
 
 
 def _validated(serializer_class, request, view):
@@ -177,6 +197,7 @@ class LotViewSet(ScopedViewSet):
         if request.method == "GET":
             return Response(s.RunSerializer(self.get_object().runs.order_by("started_at"), many=True).data)
         run = services.run_start(lot=self._writable_lot(), actor=request.user, **_validated(s.RunInputSerializer, request, self))
+        _refresh_certificate_after_commit(run.lot_id)
         return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
@@ -203,6 +224,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def stop(self, request, pk=None):
         run = get_object_or_404(Run, pk=pk, lot__plant__in=plants_for(request.user, WRITE_ROLES))
         run = services.run_stop(run=run, actor=request.user, **_validated(s.RunStopSerializer, request, self))
+        _refresh_certificate_after_commit(run.lot_id)
         return Response(s.RunSerializer(run).data)
 
 
@@ -213,7 +235,9 @@ class OutputViewSet(ScopedViewSet):
     plant_path = "lot__plant"
 
     def perform_service(self, data):
-        return services.output_record(actor=self.request.user, **data)
+        output = services.output_record(actor=self.request.user, **data)
+        _refresh_certificate_after_commit(output.lot_id)
+        return output
 
 
 class AnalysisViewSet(ScopedViewSet):
@@ -224,7 +248,9 @@ class AnalysisViewSet(ScopedViewSet):
     write_roles = MANAGER_ROLES
 
     def perform_service(self, data):
-        return services.analysis_record(actor=self.request.user, **data)
+        analysis = services.analysis_record(actor=self.request.user, **data)
+        _refresh_certificate_after_commit(analysis.lot_id)
+        return analysis
 
 
 class ShipmentViewSet(ScopedViewSet):

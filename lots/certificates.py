@@ -39,6 +39,14 @@ def lot_certificate(lot: Lot) -> Certificate:
     return _issue(subject={"lot": lot}, content=lot_certificate_content(lot), plant=lot.plant)
 
 
+def lot_certificate_refresh(*, lot_id: int) -> Certificate | None:
+    """Bring a lot's certificate up to date if one was issued; a lot nobody has certified stays so."""
+    lot = Lot.objects.filter(pk=lot_id).first()
+    if lot is None or not lot.certificates.exists():
+        return None
+    return lot_certificate(lot)
+
+
 @transaction.atomic
 def shipment_certificate(shipment: Shipment) -> Certificate:
     shipment = Shipment.objects.select_for_update().select_related("plant", "buyer").get(pk=shipment.pk)
