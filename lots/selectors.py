@@ -249,8 +249,8 @@ def shipment_certificate_content(shipment: Shipment, lot_certificates: dict[int,
         })
         if lot_payload["cu_mass_pct"] is None:
             missing.append(f"lot {allocation.lot.code} has no Cu/Cr figure")
-    cu_pct = calc.weighted_pct((a.mass_kg, _decimal(p["cu_mass_pct"])) for a, p in zip(allocations, lots))
-    cr_pct = calc.weighted_pct((a.mass_kg, _decimal(p["cr_mass_pct"])) for a, p in zip(allocations, lots))
+    cu_pct = calc.weighted_pct((a.mass_kg, _decimal(p["cu_mass_pct"])) for a, p in zip(allocations, lots, strict=True))
+    cr_pct = calc.weighted_pct((a.mass_kg, _decimal(p["cr_mass_pct"])) for a, p in zip(allocations, lots, strict=True))
     return {
         "type": "shipment",
         "method_version": calc.METHOD_VERSION,

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install the Debian packages Moira needs (zbar, Tesseract with Japanese and English), only if missing.
+set -euo pipefail
+
+packages=()
+command -v tesseract >/dev/null 2>&1 || packages+=(tesseract-ocr)
+for lang in jpn eng; do
+  if ! { command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx "$lang"; }; then
+    packages+=("tesseract-ocr-$lang")
+  fi
+done
+ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || packages+=(libzbar0)
+for extra in "$@"; do
+  dpkg -s "$extra" >/dev/null 2>&1 || packages+=("$extra")
+done
+
+if [ ${#packages[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "Installing system packages: ${packages[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "Need root or sudo to install: ${packages[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
