@@ -21,6 +21,7 @@ from lots.models import (
     RemovedPart,
     Shipment,
 )
+from moira.units import quantize
 
 
 def _text(value) -> str | None:
@@ -176,7 +177,9 @@ def lot_certificate_content(lot: Lot) -> dict:
         Analysis.objects.filter(lot=lot, fraction=Fraction.MAGNETIC).order_by("-sampled_on", "-id").first()
     )
     if analysis is not None:
-        cu_pct, cr_pct, basis = analysis.cu_mass_pct, analysis.cr_mass_pct, "analysis"
+        cu_pct = quantize(analysis.cu_mass_pct, calc.PCT_PLACES)
+        cr_pct = quantize(analysis.cr_mass_pct, calc.PCT_PLACES)
+        basis = "analysis"
     elif estimate.cu_mass_pct is not None:
         cu_pct, cr_pct, basis = estimate.cu_mass_pct, estimate.cr_mass_pct, "estimate"
     else:

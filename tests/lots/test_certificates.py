@@ -81,7 +81,7 @@ def test_blank_run_calibration_reproduces_its_analysis_and_feeds_later_lots(mana
     assert calibration["source"] == "blank_run"
     blank_certificate = manager_api.get(f"/api/v1/lots/{blank['id']}/certificate/").json()
     assert blank_certificate["cu_cr_basis"] == "analysis"
-    assert blank_certificate["cu_mass_pct"] == "0.1300"
+    assert blank_certificate["cu_mass_pct"] == "0.130"
     assert blank_certificate["grade_label"] == "Cu2-Cr2"
 
     later = make_lot(manager_api, plant, sorting, "LOT-P2", 2, "pattern_2")
