@@ -1,0 +1,92 @@
+"""Benchmarks: each figure is a ratio against a baseline measured in the same run (see CONTRACT §6).
+
+Runs on a scratch database: SQLite in a temporary folder, or BENCH_DATABASE_URL (PostgreSQL).
+Writes bench/results.json.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+scratch = tempfile.mkdtemp(prefix="moira-bench-")
+os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{scratch}/bench.sqlite3"
+os.environ.pop("REDIS_URL", None)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "moira.settings")
+
+import django
+
+django.setup()
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from lots import services
+from lots.models import Part, Product, RemovedPart
+from lots.selectors import lot_certificate_content
+from plants.models import Organisation, Plant
+
+
+def p95_ms(fn, repeat: int) -> float:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.quantiles(samples, n=20)[-1]
+
+
+def build_lot(units: int):
+    actor = get_user_model().objects.create_superuser("bench", "bench@example.com", "bench")
+    plant = Plant.objects.create(organisation=Organisation.objects.create(code="bench", name="Bench"), code="bench",
+                                 name="Bench", timezone="Asia/Tokyo", closing_time=dt.time(17, 30))
+    parts = {p.code: p for p in Part.objects.filter(kind="vending_machine")}
+    services.model_profile_create(plant=plant, kind="vending_machine", maker="Sanden", selection_min=1, selection_max=60,
+                                  unit_mass_kg=Decimal("320"), actor=actor, parts=[
+                                      {"part": parts[code], "mass_kg": Decimal("10"), "cu_mass_kg": Decimal("1"), "cr_mass_kg": Decimal("0.5")}
+                                      for code in ("cooling_unit", "rack", "coin_mech", "handle_lock")])
+    method = services.sorting_method_create(plant=plant, code="m", name="m", actor=actor)
+    services.calibration_create(sorting_method=method, valid_from=dt.date(2020, 1, 1), magnetic_recovery_pct=Decimal("80"),
+                                cu_to_magnetic_pct=Decimal("10"), cr_to_magnetic_pct=Decimal("40"), actor=actor)
+    products = []
+    for i in range(units):
+        product = services.product_create(plant=plant, kind="vending_machine", maker="Sanden", selection_count=30, actor=actor)
+        services.dismantling_record(product=product, pattern="pattern_1", actor=actor,
+                                    performed_at=dt.datetime(2024, 5, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=i))
+        products.append(product)
+    return services.lot_create(plant=plant, code="BENCH", processed_mass_kg=Decimal("10000"), sorting_method=method,
+                               products=products, actor=actor)
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    lot = build_lot(units=30)
+
+    def raw_reads():
+        # The least any certificate must read: the lot's products with their removed parts.
+        list(Product.objects.filter(lot=lot).values_list("id", "maker", "selection_count"))
+        list(RemovedPart.objects.filter(product__lot=lot).values_list("product_id", "part__code", "measured_mass_kg"))
+
+    lot_certificate_content(lot)  # warm caches and connections for both measurements
+    baseline = p95_ms(raw_reads, 200)
+    value = p95_ms(lambda: lot_certificate_content(lot), 200)
+    results = {
+        "lot_certificate_30_units": {"value": round(value, 3), "unit": "ms (p95)", "baseline": round(baseline, 3),
+                                     "ratio": round(value / baseline, 2)},
+    }
+    out = ROOT / "bench" / "results.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
