@@ -1,6 +1,6 @@
 """PW3360 CSV parser: behaviour on the reconstructed fixtures, layout variants, row errors and fuzzed input.
 
-Plain pytest, no database: ``pytest tests/power/test_pw3360.py -q -p no:django``.
+Plain pytest, no database. The parser lives in the crawler package; the server imports it from there.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run without the project's pytest configuration
     sys.path.insert(0, str(ROOT))
 
-from power.pw3360 import PW3360FormatError, parse_pw3360  # noqa: E402
+from crawler.pw3360 import PW3360FormatError, parse_pw3360  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "pw3360"
 UTF8 = "pw3360-3p3w-utf8.CSV"
@@ -551,7 +551,7 @@ def test_restart_at_the_first_row_of_a_chained_file():
 
 
 def test_module_uses_the_standard_library_only_and_imports_standalone():
-    path = ROOT / "power" / "pw3360.py"
+    path = ROOT / "crawler" / "pw3360.py"
     allowed = {"__future__", "codecs", "csv", "dataclasses", "datetime", "decimal", "io", "re"}
     imported = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
