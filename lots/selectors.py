@@ -22,6 +22,8 @@ from lots.models import (
     Shipment,
 )
 from moira.units import quantize
+from power import calc as power_calc
+from power.selectors import lot_power
 
 
 def _text(value) -> str | None:
@@ -138,16 +140,10 @@ def _calibration_payload(calibration: Calibration | None) -> dict | None:
     }
 
 
-def _energy_figures(lot: Lot) -> dict:
-    """Energy and CO2 come from the power data; until a run is metered they are unknown, never zero."""
-    return {
-        "energy_kwh": None,
-        "energy_kwh_per_t": None,
-        "co2_kg": None,
-        "co2_t_per_t": None,
-        "co2_kg_per_unit": None,
-        "power_coverage_pct": None,
-    }
+def lot_shippable_mass_kg(lot: Lot) -> Decimal:
+    """The magnetic product's weighed mass, or the processed mass while the outputs are not weighed."""
+    magnetic = lot.outputs.filter(fraction=Fraction.MAGNETIC).values_list("mass_kg", flat=True).first()
+    return magnetic if magnetic is not None else lot.processed_mass_kg
 
 
 def lot_certificate_content(lot: Lot) -> dict:
@@ -184,11 +180,8 @@ def lot_certificate_content(lot: Lot) -> dict:
         cu_pct, cr_pct, basis = estimate.cu_mass_pct, estimate.cr_mass_pct, "estimate"
     else:
         cu_pct = cr_pct = basis = None
-    runs = [
-        {"line": run.line.code, "started_at": run.started_at.isoformat(),
-         "ended_at": run.ended_at.isoformat() if run.ended_at else None}
-        for run in lot.runs.select_related("line").order_by("started_at", "pk")
-    ]
+    energy_figures, power_inputs, power_missing = lot_power(lot)
+    missing.extend(power_missing)
     return {
         "type": "lot",
         "method_version": calc.METHOD_VERSION,
@@ -200,8 +193,9 @@ def lot_certificate_content(lot: Lot) -> dict:
             "product_count": len(products),
             "sorting_method": lot.sorting_method.code if lot.sorting_method else None,
             "shredded_on": lot_reference_date(lot).isoformat() if lot.runs.exists() else None,
+            "shippable_mass_kg": _text(lot_shippable_mass_kg(lot)),
         },
-        **_energy_figures(lot),
+        **energy_figures,
         "cu_mass_pct": _text(cu_pct),
         "cr_mass_pct": _text(cr_pct),
         "cu_grade": calc.steel_grade(cu_pct),
@@ -223,7 +217,7 @@ def lot_certificate_content(lot: Lot) -> dict:
             "cu_mass_pct": _text(analysis.cu_mass_pct), "cr_mass_pct": _text(analysis.cr_mass_pct),
         },
         "calibration": _calibration_payload(calibration),
-        "runs": runs,
+        "power": power_inputs,
         "outputs": [{"fraction": f, "mass_kg": _text(outputs[f].mass_kg)} for f in sorted(outputs)],
         "products": products,
         "grade_standard": "draft shredder-scrap standard, Cu and Cr classes 1-3 at 0.1/0.3/1 mass %",
@@ -249,9 +243,15 @@ def shipment_certificate_content(shipment: Shipment, lot_certificates: dict[int,
             "cu_mass_pct": lot_payload["cu_mass_pct"],
             "cr_mass_pct": lot_payload["cr_mass_pct"],
             "grade_label": lot_payload["grade_label"],
+            "share_of_lot": _text(quantize(allocation.mass_kg / Decimal(lot_payload["lot"]["shippable_mass_kg"]), 6)),
+            "energy_kwh": lot_payload["energy_kwh"],
+            "co2_kg": lot_payload["co2_kg"],
+            "power_coverage_pct": lot_payload["power_coverage_pct"],
         })
         if lot_payload["cu_mass_pct"] is None:
             missing.append(f"lot {allocation.lot.code} has no Cu/Cr figure")
+        if lot_payload["energy_kwh"] is None:
+            missing.append(f"lot {allocation.lot.code} has no metered energy")
     cu_pct = calc.weighted_pct((a.mass_kg, _decimal(p["cu_mass_pct"])) for a, p in zip(allocations, lots, strict=True))
     cr_pct = calc.weighted_pct((a.mass_kg, _decimal(p["cr_mass_pct"])) for a, p in zip(allocations, lots, strict=True))
     return {
@@ -265,12 +265,7 @@ def shipment_certificate_content(shipment: Shipment, lot_certificates: dict[int,
             "shipped_at": shipment.shipped_at.isoformat(),
             "mass_kg": _text(shipment.mass_kg),
         },
-        "energy_kwh": None,
-        "energy_kwh_per_t": None,
-        "co2_kg": None,
-        "co2_t_per_t": None,
-        "co2_kg_per_unit": None,
-        "power_coverage_pct": None,
+        **_shipment_energy(shipment, allocations, [lot_certificates[a.lot_id][1] for a in allocations]),
         "cu_mass_pct": _text(cu_pct),
         "cr_mass_pct": _text(cr_pct),
         "cu_grade": calc.steel_grade(cu_pct),
@@ -280,6 +275,37 @@ def shipment_certificate_content(shipment: Shipment, lot_certificates: dict[int,
         "lots": lots,
         "grade_standard": "draft shredder-scrap standard, Cu and Cr classes 1-3 at 0.1/0.3/1 mass %",
         "missing": missing,
+    }
+
+
+def _shipment_energy(shipment: Shipment, allocations, lot_payloads: list[dict]) -> dict:
+    """Each lot's energy and CO2 apportioned by the share of its magnetic product shipped (§5.3)."""
+    energy = co2 = units = Decimal("0")
+    coverage_weighted = Decimal("0")
+    energy_known = co2_known = units_known = bool(allocations)
+    for allocation, lot in zip(allocations, lot_payloads, strict=True):
+        share = allocation.mass_kg / Decimal(lot["lot"]["shippable_mass_kg"])
+        if lot["energy_kwh"] is None:
+            energy_known = False
+        else:
+            energy += Decimal(lot["energy_kwh"]) * share
+            coverage_weighted += Decimal(lot["power_coverage_pct"]) * allocation.mass_kg
+        if lot["co2_kg"] is None:
+            co2_known = False
+        else:
+            co2 += Decimal(lot["co2_kg"]) * share
+        if lot["lot"]["product_count"] == 0:
+            units_known = False
+        units += lot["lot"]["product_count"] * share
+    energy_kwh = quantize(energy, 3) if energy_known else None
+    co2_kg = co2 if co2_known and energy_known else None
+    return {
+        "energy_kwh": _text(energy_kwh),
+        "energy_kwh_per_t": _text(power_calc.per_tonne(energy_kwh, shipment.mass_kg, 2)),
+        "co2_kg": _text(None if co2_kg is None else quantize(co2_kg, 2)),
+        "co2_t_per_t": _text(None if co2_kg is None else power_calc.per_tonne(co2_kg / 1000, shipment.mass_kg, 4)),
+        "co2_kg_per_unit": _text(None if co2_kg is None or not units_known else quantize(co2_kg / units, 2)),
+        "power_coverage_pct": _text(quantize(coverage_weighted / shipment.mass_kg, 1) if energy_known else None),
     }
 
 

@@ -35,6 +35,7 @@ from lots.models import (
     ShipmentAllocation,
     SortingMethod,
 )
+from lots.selectors import lot_feed, lot_shippable_mass_kg
 from moira.services import ensure_unique, reject, save_and_log
 from plants.models import Line, Organisation, Plant
 
@@ -253,8 +254,6 @@ def calibration_create(
 @transaction.atomic
 def calibration_from_blank_run(*, lot: Lot, analysis: Analysis, valid_from: dt.date, actor) -> Calibration:
     """Calibrate the lot's sorting method from its measured blank run (weighed magnetics and an analysis)."""
-    from lots.selectors import lot_feed  # selectors read; imported here to keep services importable alone
-
     if lot.sorting_method is None:
         raise reject("lot", "The lot has no sorting method to calibrate.")
     if analysis.lot_id != lot.pk or analysis.fraction != Fraction.MAGNETIC:
@@ -400,12 +399,6 @@ def analysis_record(*, lot: Lot, fraction: str, cu_mass_pct: Decimal, cr_mass_pc
 
 
 # Shipments ---------------------------------------------------------------------------------------------------
-
-
-def lot_shippable_mass_kg(lot: Lot) -> Decimal:
-    """The magnetic product's weighed mass, or the processed mass while the outputs are not weighed."""
-    magnetic = lot.outputs.filter(fraction=Fraction.MAGNETIC).values_list("mass_kg", flat=True).first()
-    return magnetic if magnetic is not None else lot.processed_mass_kg
 
 
 @transaction.atomic

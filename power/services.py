@@ -1,13 +1,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
 
+from crawler import pw3360
 from moira.services import ensure_unique, reject, save_and_log
 from plants.models import Line, Plant
-from power.models import EmissionFactor, Logger
+from power import calc, selectors
+from power.models import CrawlerToken, EmissionFactor, Logger, Reading, RunEnergy, SyncPair, Upload
 
 
 @transaction.atomic
@@ -28,3 +36,190 @@ def emission_factor_create(*, plant: Plant, valid_from: dt.date, kg_co2_per_kwh:
     factor = EmissionFactor(plant=plant, valid_from=valid_from, kg_co2_per_kwh=kg_co2_per_kwh, source=source, created_by=actor)
     return save_and_log(factor, action="emission_factor.create", actor=actor, plant=plant,
                         payload={"valid_from": valid_from.isoformat(), "kg_co2_per_kwh": str(kg_co2_per_kwh), "source": source})
+
+
+# Crawler tokens ----------------------------------------------------------------------------------------------
+
+
+def token_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def crawler_token_create(*, plant: Plant, name: str = "", actor=None) -> tuple[CrawlerToken, str]:
+    """Create a token and return it with its key; only the key's digest is stored, so show it once."""
+    key = secrets.token_urlsafe(32)
+    token = save_and_log(CrawlerToken(plant=plant, name=name, key_sha256=token_digest(key)), action="crawler_token.create",
+                         actor=actor, plant=plant, payload={"name": name})
+    return token, key
+
+
+@transaction.atomic
+def crawler_token_revoke(*, token: CrawlerToken, actor=None) -> CrawlerToken:
+    token.revoked_at = timezone.now()
+    return save_and_log(token, action="crawler_token.revoke", actor=actor, plant=token.plant, payload={"token": token.pk})
+
+
+# Ingest --------------------------------------------------------------------------------------------------------
+
+MAX_CSV_BYTES = 64 * 1024 * 1024  # a day of 1-second rows is ~20 MB; the logger splits files at 200 MB
+
+
+@dataclass
+class IngestResult:
+    upload: Upload
+    created: bool
+    affected_run_ids: list[int]
+
+
+def _aware_logger_time(naive: dt.datetime, zone) -> dt.datetime:
+    # The logger clock is set to the plant's local time; fold=0 takes the first of a repeated DST hour.
+    return naive.replace(tzinfo=zone)
+
+
+def _sync_pairs(logger: Logger) -> list[calc.SyncPair]:
+    return [calc.SyncPair(logger_time=p.logger_time, offset_s=p.offset_s) for p in logger.sync_pairs.order_by("logger_time", "id")]
+
+
+def _parse_error_upload(*, logger, digest, filename, remote_path, data, source, actor, error) -> Upload:
+    upload = Upload(logger=logger, sha256=digest, filename=filename, remote_path=remote_path, size_bytes=len(data), source=source,
+                    status=Upload.Status.FAILED, error=error, uploaded_by=actor if actor and actor.is_authenticated else None)
+    upload.raw_file.save(f"{digest}.csv", ContentFile(data), save=False)
+    return save_and_log(upload, action="upload.reject", actor=actor, plant=logger.plant, payload={"sha256": digest, "error": error})
+
+
+def sync_pair_record(*, logger: Logger, logger_time: dt.datetime, reference_time: dt.datetime, probe: str,
+                     uncertainty_s: Decimal | None = None, stale: bool = False, upload: Upload | None = None) -> SyncPair | None:
+    """Store a clock reading and re-correct the readings whose correction it changes; None if known already."""
+    offset_s = Decimal(str((reference_time - logger_time).total_seconds()))
+    if logger.sync_pairs.filter(logger_time=logger_time, probe=probe).exists():
+        return None
+    previous = logger.sync_pairs.filter(logger_time__lt=logger_time).order_by("-logger_time").first()
+    pair = SyncPair.objects.create(logger=logger, logger_time=logger_time, reference_time=reference_time, offset_s=offset_s,
+                                   uncertainty_s=uncertainty_s, probe=probe, stale=stale, upload=upload)
+    Logger.objects.filter(pk=logger.pk).update(clock_version=F("clock_version") + 1)
+    logger.refresh_from_db(fields=["clock_version"])
+    # Readings after the previous pair were corrected with its offset alone; the new pair changes them.
+    readings_recorrect(logger=logger, since=previous.logger_time if previous else None)
+    return pair
+
+
+def readings_recorrect(*, logger: Logger, since: dt.datetime | None) -> None:
+    pairs = _sync_pairs(logger)
+    queryset = logger.readings.all() if since is None else logger.readings.filter(logger_time__gte=since)
+    batch = []
+    for reading in queryset.only("id", "logger_time", "interval_s").iterator(chunk_size=5000):
+        end = calc.corrected(reading.logger_time, pairs)
+        reading.time, reading.start_time = end, end - dt.timedelta(seconds=reading.interval_s)
+        reading.correction_version = logger.clock_version
+        batch.append(reading)
+        if len(batch) == 5000:
+            Reading.objects.bulk_update(batch, ["time", "start_time", "correction_version"])
+            batch = []
+    Reading.objects.bulk_update(batch, ["time", "start_time", "correction_version"])
+
+
+def _previous_reading(logger: Logger, first_logger_time: dt.datetime) -> Reading | None:
+    return logger.readings.filter(logger_time__lt=first_logger_time).order_by("-logger_time").first()
+
+
+def _energy_after(previous_cumulative_wh: Decimal, cumulative_wh: Decimal) -> Decimal:
+    # A counter that fell back means the recording restarted from zero.
+    return cumulative_wh - previous_cumulative_wh if cumulative_wh >= previous_cumulative_wh else cumulative_wh
+
+
+def upload_ingest(
+    *, logger: Logger, data: bytes, filename: str, source: str, actor=None, remote_path: str = "",
+    claimed_sha256: str = "", sync: dict | None = None, crawler_view: dict | None = None,
+) -> IngestResult:
+    """Store a PW3360 file and its readings once (by digest); whole-file errors keep the file and say why."""
+    if len(data) > MAX_CSV_BYTES:
+        raise reject("file", f"{filename}: {len(data)} bytes is more than the {MAX_CSV_BYTES} allowed.")
+    digest = hashlib.sha256(data).hexdigest()
+    if claimed_sha256 and claimed_sha256.lower() != digest:
+        raise reject("sha256", f"{filename}: the file's SHA-256 is {digest}, not {claimed_sha256}; it was damaged on the way.")
+    existing = Upload.objects.filter(logger=logger, sha256=digest).first()
+    if existing is not None:
+        return IngestResult(existing, False, [])
+    try:
+        with transaction.atomic():
+            return _ingest_new(logger=logger, data=data, digest=digest, filename=filename, source=source, actor=actor,
+                               remote_path=remote_path, sync=sync, crawler_view=crawler_view)
+    except IntegrityError:
+        # The same file arrived twice at once: the other request stored it.
+        existing = Upload.objects.filter(logger=logger, sha256=digest).first()
+        if existing is None:
+            raise
+        return IngestResult(existing, False, [])
+
+
+def _ingest_new(*, logger, data, digest, filename, source, actor, remote_path, sync, crawler_view) -> IngestResult:
+    zone = logger.plant.zone
+    try:
+        result = pw3360.parse_pw3360(data, filename=filename)
+        if result.readings:
+            first_time = _aware_logger_time(result.readings[0].logger_time, zone)
+            previous = _previous_reading(logger, first_time)
+            if previous is not None:
+                result = pw3360.parse_pw3360(data, filename=filename, previous_cumulative_wh=previous.cumulative_wh,
+                                             previous_logger_time=previous.logger_time.astimezone(zone).replace(tzinfo=None))
+    except pw3360.PW3360FormatError as exc:
+        return IngestResult(_parse_error_upload(logger=logger, digest=digest, filename=filename, remote_path=remote_path, data=data,
+                                                source=source, actor=actor, error=str(exc)), True, [])
+    upload = Upload(logger=logger, sha256=digest, filename=filename, remote_path=remote_path, size_bytes=len(data), source=source,
+                    status=Upload.Status.ACCEPTED, interval_s=result.interval_s, reading_count=len(result.readings),
+                    rejected=[{"line_no": r.line_no, "reason": r.reason} for r in result.rejected], crawler_view=crawler_view,
+                    uploaded_by=actor if actor is not None and actor.is_authenticated else None)
+    upload.raw_file.save(f"{digest}.csv", ContentFile(data), save=False)
+    save_and_log(upload, action="upload.accept", actor=actor, plant=logger.plant,
+                 payload={"logger": logger.code, "sha256": digest, "filename": filename, "readings": len(result.readings),
+                          "rejected": len(result.rejected)})
+    if sync and sync.get("logger_time"):
+        sync_pair_record(logger=logger, logger_time=_aware_logger_time(sync["logger_time"], zone), reference_time=sync["reference_time"],
+                         probe=sync["probe"], uncertainty_s=sync.get("uncertainty_s"), stale=bool(sync.get("stale")), upload=upload)
+    if not result.readings:
+        return IngestResult(upload, True, [])
+    pairs = _sync_pairs(logger)
+    interval = dt.timedelta(seconds=result.interval_s)
+    rows = []
+    for reading in result.readings:
+        logger_time = _aware_logger_time(reading.logger_time, zone)
+        end = calc.corrected(logger_time, pairs)
+        rows.append(Reading(logger=logger, upload=upload, logger_time=logger_time, time=end, start_time=end - interval,
+                            interval_s=result.interval_s, cumulative_wh=reading.cumulative_wh, energy_wh=reading.energy_wh,
+                            correction_version=logger.clock_version))
+    Reading.objects.bulk_create(rows, batch_size=5000, update_conflicts=True, unique_fields=["logger", "logger_time"],
+                                update_fields=["upload", "time", "start_time", "interval_s", "cumulative_wh", "energy_wh", "correction_version"])
+    _chain_next_file(logger=logger, last=rows[-1], interval=interval)
+    return IngestResult(upload, True, _runs_touching(logger, rows[0].start_time, rows[-1].time))
+
+
+def _chain_next_file(*, logger: Logger, last: Reading, interval: dt.timedelta) -> None:
+    """A later file that arrived first could not know its first row's energy; this file supplies it."""
+    following = logger.readings.filter(logger_time=last.logger_time + interval, energy_wh__isnull=True).first()
+    if following is not None:
+        following.energy_wh = _energy_after(last.cumulative_wh, following.cumulative_wh)
+        following.save(update_fields=["energy_wh"])
+
+
+def _runs_touching(logger: Logger, start: dt.datetime, end: dt.datetime) -> list[int]:
+    from lots.models import Run
+
+    return list(Run.objects.filter(line_id=logger.line_id, started_at__lt=end).filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start))
+                .values_list("id", flat=True))
+
+
+# Allocation -------------------------------------------------------------------------------------------------------
+
+
+def run_energy_compute(run) -> RunEnergy | None:
+    """Store the run's metered energy and coverage; an open run has none yet."""
+    if run.ended_at is None:
+        RunEnergy.objects.filter(run=run).delete()
+        return None
+    figures = selectors.run_energy(run)
+    energy, _ = RunEnergy.objects.update_or_create(run=run, defaults={
+        "energy_kwh": figures.energy_kwh, "covered_s": figures.covered_s, "expected_s": figures.expected_s,
+        "logger_count": run.line.loggers.count(),
+    })
+    return energy

@@ -65,7 +65,7 @@ def test_lot_certificate_estimates_cu_cr_in_magnetics_and_grades_them(manager_ap
     assert certificate["cu_cr_basis"] == "estimate"
     assert certificate["calibration"]["cu_to_magnetic_pct"] == "10.0000"
     assert certificate["products"][0]["removed_parts"] == ["battery", "cooling_unit", "fluorescent_lamp", "fluorocarbons"]
-    assert certificate["missing"] == []
+    assert certificate["missing"] == ["the lot has no metered run"]
     assert certificate["energy_kwh"] is None and certificate["power_coverage_pct"] is None
 
 
