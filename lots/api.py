@@ -29,10 +29,15 @@ from lots.models import (
 from lots.tasks import lot_certificate_refresh_task
 from moira.api import ScopedViewSet
 from plants.selectors import MANAGER_ROLES, STAFF_ROLES, WRITE_ROLES, buyer_grants_for, plants_for
+from power.tasks import runs_allocate_task
 
 
 def _refresh_certificate_after_commit(lot_id: int) -> None:
     transaction.on_commit(lambda: lot_certificate_refresh_task.delay(lot_id))
+
+
+def _allocate_after_commit(run_id: int) -> None:
+    transaction.on_commit(lambda: runs_allocate_task.delay([run_id]))
 
 
 def _validated(serializer_class, request, view):
@@ -197,7 +202,7 @@ class LotViewSet(ScopedViewSet):
         if request.method == "GET":
             return Response(s.RunSerializer(self.get_object().runs.order_by("started_at"), many=True).data)
         run = services.run_start(lot=self._writable_lot(), actor=request.user, **_validated(s.RunInputSerializer, request, self))
-        _refresh_certificate_after_commit(run.lot_id)
+        _allocate_after_commit(run.pk)
         return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
@@ -224,7 +229,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def stop(self, request, pk=None):
         run = get_object_or_404(Run, pk=pk, lot__plant__in=plants_for(request.user, WRITE_ROLES))
         run = services.run_stop(run=run, actor=request.user, **_validated(s.RunStopSerializer, request, self))
-        _refresh_certificate_after_commit(run.lot_id)
+        _allocate_after_commit(run.pk)
         return Response(s.RunSerializer(run).data)
 
 

@@ -69,9 +69,9 @@ def open_bounded_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image
         image = Image.open(io.BytesIO(data), formats=_OPEN_FORMATS)
     except UnidentifiedImageError:
         raise ImageRejected(_NOT_AN_IMAGE) from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        # Pillow's global limit (if someone made it stricter than ours, or the image is beyond twice its default)
-        raise ImageRejected(f"image: more pixels than the {max_pixels} allowed") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's process-wide check fired first (beyond twice its default limit, or someone made it stricter)
+        raise ImageRejected(_too_many_pixels(exc, max_pixels)) from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error):
         # e.g. a PNG whose text chunks exceed Pillow's limits, or a header that ends early
         raise ImageRejected(_CORRUPT) from None
@@ -85,14 +85,22 @@ def open_bounded_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image
             raise ImageRejected(f"image: {width}x{height} pixels is more than the {max_pixels} allowed")
         try:
             image.load()
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageRejected(f"image: more pixels than the {max_pixels} allowed") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageRejected(_too_many_pixels(exc, max_pixels)) from None
         except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError):
             raise ImageRejected(_CORRUPT) from None
         oriented = _apply_exif_orientation(image)
         return _to_rgb_or_l(oriented)
     finally:
         image.close()
+
+
+def _too_many_pixels(exc: Exception, max_pixels: int) -> str:
+    # Pillow says "Image size (10000000000 pixels) exceeds limit of ...": reuse its count when it is there
+    match = re.search(r"\((\d+) pixels\)", str(exc))
+    if match:
+        return f"image: {match.group(1)} pixels is more than the {max_pixels} allowed"
+    return f"image: more pixels than the {max_pixels} allowed"
 
 
 def _apply_exif_orientation(image: Image.Image) -> Image.Image:
@@ -371,7 +379,7 @@ def _estimate_skew(gray: Image.Image, max_degrees: float = 6.0, step: float = 0.
     for i in range(-steps, steps + 1):
         angle = i * step
         rotated = ink.rotate(angle, resample=Image.Resampling.NEAREST, expand=False, fillcolor=0)
-        rows = list(rotated.resize((1, rotated.height), Image.Resampling.BOX).getdata())
+        rows = rotated.resize((1, rotated.height), Image.Resampling.BOX).tobytes()  # one mean per row
         mean = sum(rows) / len(rows)
         score = sum((r - mean) ** 2 for r in rows)
         if score > best_score * 1.0001:

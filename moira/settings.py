@@ -190,7 +190,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    # Safety net behind the event-driven allocation: late files, corrected clocks, edited runs.
+    "recompute-recent-runs": {"task": "power.tasks.recent_runs_allocate_task", "schedule": 6 * 60 * 60, "args": [7]},
+}
 
 LOGGING = {
     "version": 1,

@@ -14,6 +14,7 @@ router.register("plants", plants_api.PlantViewSet, basename="plant")
 router.register("lines", plants_api.LineViewSet, basename="line")
 router.register("loggers", power_api.LoggerViewSet, basename="logger")
 router.register("emission-factors", power_api.EmissionFactorViewSet, basename="emission-factor")
+router.register("power/uploads", power_api.UploadViewSet, basename="upload")
 router.register("parts", lots_api.PartViewSet, basename="part")
 router.register("model-profiles", lots_api.ModelProfileViewSet, basename="model-profile")
 router.register("intakes", lots_api.IntakeViewSet, basename="intake")
@@ -30,6 +31,7 @@ router.register("shipments", lots_api.ShipmentViewSet, basename="shipment")
 
 api_v1 = [
     path("auth/token/", ObtainTokenView.as_view(), name="token"),
+    path("power/ping/", power_api.ping, name="power-ping"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include(router.urls)),

@@ -223,3 +223,26 @@ def run_energy_compute(run) -> RunEnergy | None:
         "logger_count": run.line.loggers.count(),
     })
     return energy
+
+
+def runs_allocate(*, run_ids) -> list[int]:
+    """Recompute the energy of these runs and bring their lots' shown certificates up to date."""
+    from lots.certificates import lot_certificate_refresh
+    from lots.models import Run
+
+    lot_ids = set()
+    for run in Run.objects.filter(pk__in=run_ids).select_related("line"):
+        with transaction.atomic():
+            run_energy_compute(run)
+        lot_ids.add(run.lot_id)
+    for lot_id in sorted(lot_ids):
+        lot_certificate_refresh(lot_id=lot_id)
+    return sorted(lot_ids)
+
+
+def recent_runs_allocate(*, days: int = 7) -> list[int]:
+    """Safety net for the nightly beat: recompute every run of the last `days` days."""
+    from lots.models import Run
+
+    since = timezone.now() - dt.timedelta(days=days)
+    return runs_allocate(run_ids=list(Run.objects.filter(started_at__gte=since).values_list("id", flat=True)))
