@@ -16,6 +16,7 @@ from lots.models import Analysis, Part
 from plants import services as plant_services
 from plants.models import Organisation, Role
 from power import services as power_services
+from power import synthetic
 
 LOGINS = [
     # username, password, role, plant code, buyer organisation code
@@ -134,10 +135,31 @@ class Command(BaseCommand):
                                               allocations=[(lots[0], D("1500")), (lots[1], D("1500"))], code=f"{plant.code.upper()}-S1", actor=actor)
         shipment_b = services.shipment_create(plant=plant, buyer=buyers["hokuriku-steel"], shipped_at=shipped, mass_kg=D("2000"),
                                               allocations=[(lots[2], D("2000"))], code=f"{plant.code.upper()}-S2", actor=actor)
+        self._load_readings(plant, lots, today)
         for lot in lots:
             lot_certificate(lot)
         shipment_certificate(shipment_a)
         shipment_certificate(shipment_b)
+
+
+    def _load_readings(self, plant, lots, today):
+        """A week of 1-minute logger files (06:00-18:00), through the same ingest path the crawler uses."""
+        run_windows = [(run.line_id, run.started_at, run.ended_at) for lot in lots for run in lot.runs.all()]
+        for logger in plant.loggers.all():
+            windows = [(start, end) for line_id, start, end in run_windows if line_id == logger.line_id]
+            base_w = D("2400") if logger.multiplier == 1 else D("40")  # multiplied loggers see the VT/CT secondary
+
+            def power_w(stamp, windows=windows, base_w=base_w):
+                moment = stamp.replace(tzinfo=plant.zone)
+                busy = any(start <= moment <= end + dt.timedelta(minutes=1) for start, end in windows)
+                return base_w * (6 if busy else 1) + (stamp.minute % 7) * base_w / 20
+
+            for days_back in range(8, 0, -1):
+                day = today - dt.timedelta(days=days_back)
+                data = synthetic.day_csv(dt.datetime.combine(day, dt.time(6, 0)), 720, power_w, memo=logger.code)
+                power_services.upload_ingest(logger=logger, data=data, filename=f"{day:%m%d}0000.CSV", source="crawler",
+                                             remote_path=f"/PW3360/{day:%y%m%d}00/{day:%m%d}0000.CSV")
+        power_services.runs_allocate(run_ids=[run.pk for lot in lots for run in lot.runs.all()])
 
 
 def _local(plant, day: dt.date, hour: int, minute: int) -> dt.datetime:
