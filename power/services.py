@@ -273,3 +273,42 @@ def recent_runs_allocate(*, days: int = 7) -> list[int]:
 
     since = timezone.now() - dt.timedelta(days=days)
     return runs_allocate(run_ids=list(Run.objects.filter(started_at__gte=since).values_list("id", flat=True)))
+
+
+ALLOCATE_ALL_SQL = """
+INSERT INTO power_runenergy (run_id, energy_kwh, covered_s, expected_s, logger_count, computed_at)
+SELECT run.id,
+       CASE WHEN COALESCE(SUM(share.overlap_s), 0) > 0
+            THEN ROUND(SUM(rd.energy_wh * lg.multiplier * share.overlap_s / rd.interval_s) / 1000, 3) END,
+       COALESCE(SUM(share.overlap_s), 0),
+       EXTRACT(EPOCH FROM run.ended_at - run.started_at) * COALESCE(counts.loggers, 0),
+       COALESCE(counts.loggers, 0),
+       NOW()
+FROM lots_run run
+LEFT JOIN (SELECT line_id, COUNT(*) AS loggers FROM power_logger GROUP BY line_id) counts ON counts.line_id = run.line_id
+LEFT JOIN power_logger lg ON lg.line_id = run.line_id
+LEFT JOIN power_reading rd ON rd.logger_id = lg.id AND rd.energy_wh IS NOT NULL
+     AND rd.time > run.started_at AND rd.start_time < run.ended_at
+-- LEAST and GREATEST skip NULLs, so a run without readings must not reach them.
+LEFT JOIN LATERAL (SELECT CASE WHEN rd.id IS NOT NULL
+                          THEN EXTRACT(EPOCH FROM LEAST(rd.time, run.ended_at) - GREATEST(rd.start_time, run.started_at)) END
+                   AS overlap_s) share ON TRUE
+WHERE run.ended_at IS NOT NULL
+GROUP BY run.id, counts.loggers
+ON CONFLICT (run_id) DO UPDATE SET energy_kwh = EXCLUDED.energy_kwh, covered_s = EXCLUDED.covered_s,
+    expected_s = EXCLUDED.expected_s, logger_count = EXCLUDED.logger_count, computed_at = EXCLUDED.computed_at
+"""
+
+
+def runs_allocate_all() -> int:
+    """Recompute every finished run's energy at once: one SQL statement on PostgreSQL, run by run elsewhere."""
+    from lots.models import Run
+
+    if connection.vendor != "postgresql":
+        runs = list(Run.objects.filter(ended_at__isnull=False).select_related("line"))
+        for run in runs:
+            run_energy_compute(run)
+        return len(runs)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(ALLOCATE_ALL_SQL)
+        return cursor.rowcount
