@@ -1,7 +1,8 @@
 """Benchmarks: each figure is a ratio against a baseline measured in the same run (see CONTRACT §6).
 
-Runs on a scratch database: SQLite in a temporary folder, or BENCH_DATABASE_URL (PostgreSQL).
-Writes bench/results.json.
+Runs on a scratch PostgreSQL database `moira_bench` when PostgreSQL answers on 127.0.0.1:5432 (or on
+BENCH_DATABASE_URL), else on SQLite in a temporary folder, where the power benchmarks are skipped.
+BENCH_SCALE (default 1) scales the power benchmarks' plant-year. Writes bench/results.json.
 """
 
 from __future__ import annotations
@@ -18,8 +19,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-scratch = tempfile.mkdtemp(prefix="moira-bench-")
-os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{scratch}/bench.sqlite3"
+
+
+def _scratch_database_url() -> str:
+    if os.environ.get("BENCH_DATABASE_URL"):
+        return os.environ["BENCH_DATABASE_URL"]
+    try:
+        import psycopg
+
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True, connect_timeout=2) as conn:
+            conn.execute("DROP DATABASE IF EXISTS moira_bench")
+            conn.execute("CREATE DATABASE moira_bench")
+        return "postgres://postgres@127.0.0.1:5432/moira_bench"
+    except Exception:
+        return f"sqlite:///{tempfile.mkdtemp(prefix='moira-bench-')}/bench.sqlite3"
+
+
+os.environ["DATABASE_URL"] = _scratch_database_url()
 os.environ.pop("REDIS_URL", None)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "moira.settings")
 
@@ -29,6 +45,7 @@ django.setup()
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import connection
 
 from lots import services
 from lots.models import Part, Product, RemovedPart
@@ -79,7 +96,14 @@ def main() -> None:
     lot_certificate_content(lot)  # warm caches and connections for both measurements
     baseline = p95_ms(raw_reads, 200)
     value = p95_ms(lambda: lot_certificate_content(lot), 200)
-    results = {
+    results = {}
+    if connection.vendor == "postgresql":
+        from bench import power
+
+        results.update(power.run(float(os.environ.get("BENCH_SCALE", "1"))))
+    else:
+        print("PostgreSQL is not reachable: the power benchmarks (ingest, allocate_all, certificate_p95) are skipped.")
+    results |= {
         "lot_certificate_30_units": {"value": round(value, 3), "unit": "ms (p95)", "baseline": round(baseline, 3),
                                      "ratio": round(value / baseline, 2)},
     }

@@ -17,7 +17,9 @@ def run_energy(run) -> calc.RunEnergy:
     """Energy of a finished run on its line's loggers; rows straddling the edges count pro rata."""
     start, end = run.started_at, run.ended_at
     loggers = list(run.line.loggers.all())
-    readings = Reading.objects.filter(logger__line_id=run.line_id, energy_wh__isnull=False)
+    # No PW3360 interval exceeds an hour, which bounds the (logger, time) index range on both sides.
+    readings = Reading.objects.filter(logger__line_id=run.line_id, energy_wh__isnull=False, time__gt=start,
+                                      time__lt=end + dt.timedelta(hours=1))
     inside = readings.filter(start_time__gte=start, time__lte=end).aggregate(
         wh=Sum(F("energy_wh") * F("logger__multiplier"), output_field=DecimalField(max_digits=30, decimal_places=9)),
         seconds=Sum("interval_s"),

@@ -5,6 +5,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
@@ -119,10 +120,6 @@ def readings_recorrect(*, logger: Logger, since: dt.datetime | None) -> None:
     Reading.objects.bulk_update(batch, ["time", "start_time", "correction_version"])
 
 
-def _previous_reading(logger: Logger, first_logger_time: dt.datetime) -> Reading | None:
-    return logger.readings.filter(logger_time__lt=first_logger_time).order_by("-logger_time").first()
-
-
 def _energy_after(previous_cumulative_wh: Decimal, cumulative_wh: Decimal) -> Decimal:
     # A counter that fell back means the recording restarted from zero.
     return cumulative_wh - previous_cumulative_wh if cumulative_wh >= previous_cumulative_wh else cumulative_wh
@@ -157,12 +154,6 @@ def _ingest_new(*, logger, data, digest, filename, source, actor, remote_path, s
     zone = logger.plant.zone
     try:
         result = pw3360.parse_pw3360(data, filename=filename)
-        if result.readings:
-            first_time = _aware_logger_time(result.readings[0].logger_time, zone)
-            previous = _previous_reading(logger, first_time)
-            if previous is not None:
-                result = pw3360.parse_pw3360(data, filename=filename, previous_cumulative_wh=previous.cumulative_wh,
-                                             previous_logger_time=previous.logger_time.astimezone(zone).replace(tzinfo=None))
     except pw3360.PW3360FormatError as exc:
         return IngestResult(_parse_error_upload(logger=logger, digest=digest, filename=filename, remote_path=remote_path, data=data,
                                                 source=source, actor=actor, error=str(exc)), True, [])
@@ -185,43 +176,64 @@ def _ingest_new(*, logger, data, digest, filename, source, actor, remote_path, s
     for reading in result.readings:
         logger_time = _aware_logger_time(reading.logger_time, zone)
         end = calc.corrected(logger_time, pairs)
-        rows.append(Reading(logger=logger, upload=upload, logger_time=logger_time, time=end, start_time=end - interval,
-                            interval_s=result.interval_s, cumulative_wh=reading.cumulative_wh, energy_wh=reading.energy_wh,
-                            correction_version=logger.clock_version))
-    readings_upsert(rows)
+        rows.append(ReadingRow(logger_time, end - interval, end, reading.cumulative_wh, reading.energy_wh))
+    rows[0] = _chain_previous_file(logger=logger, first=rows[0], interval=interval)
+    readings_upsert(logger=logger, upload=upload, interval_s=result.interval_s, rows=rows)
     _chain_next_file(logger=logger, last=rows[-1], interval=interval)
     return IngestResult(upload, True, _runs_touching(logger, rows[0].start_time, rows[-1].time))
+
+
+class ReadingRow(NamedTuple):
+    logger_time: dt.datetime
+    start_time: dt.datetime
+    time: dt.datetime
+    cumulative_wh: Decimal
+    energy_wh: Decimal | None
 
 
 READING_COLUMNS = ["logger_id", "upload_id", "logger_time", "start_time", "time", "interval_s", "cumulative_wh", "energy_wh",
                    "correction_version"]
 
 
-def readings_upsert(rows: list[Reading]) -> None:
+def readings_upsert(*, logger: Logger, upload: Upload, interval_s: int, rows: list[ReadingRow]) -> None:
     """Insert readings, replacing rows of the same logger and logger time (a grown file sent again).
 
     PostgreSQL gets them through COPY into a temporary table and one INSERT ... ON CONFLICT, several times
     faster than row inserts; other databases use Django's bulk upsert.
     """
     if connection.vendor != "postgresql":
-        Reading.objects.bulk_create(rows, batch_size=2000, update_conflicts=True, unique_fields=["logger", "logger_time"],
-                                    update_fields=[c.removesuffix("_id") for c in READING_COLUMNS[1:]])
+        Reading.objects.bulk_create(
+            (Reading(logger=logger, upload=upload, interval_s=interval_s, correction_version=logger.clock_version, **row._asdict())
+             for row in rows),
+            batch_size=2000, update_conflicts=True, unique_fields=["logger", "logger_time"],
+            update_fields=[c.removesuffix("_id") for c in READING_COLUMNS[1:]])
         return
     table = Reading._meta.db_table
     columns = ", ".join(READING_COLUMNS)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in READING_COLUMNS[1:])
+    constant = (logger.pk, upload.pk)
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS incoming_readings ON COMMIT DELETE ROWS AS SELECT {columns} FROM {table} WITH NO DATA")
         with cursor.copy(f"COPY incoming_readings ({columns}) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row((r.logger_id, r.upload_id, r.logger_time, r.start_time, r.time, r.interval_s, r.cumulative_wh,
-                                r.energy_wh, r.correction_version))
+            for row in rows:
+                copy.write_row((*constant, row.logger_time, row.start_time, row.time, interval_s, row.cumulative_wh, row.energy_wh,
+                                logger.clock_version))
         cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM incoming_readings "
                        f"ON CONFLICT (logger_id, logger_time) DO UPDATE SET {updates}")
         cursor.execute("DELETE FROM incoming_readings")
 
 
-def _chain_next_file(*, logger: Logger, last: Reading, interval: dt.timedelta) -> None:
+def _chain_previous_file(*, logger: Logger, first: ReadingRow, interval: dt.timedelta) -> ReadingRow:
+    """Split parts and consecutive days chain: the previous file's last counter gives this file's first energy."""
+    if first.energy_wh is not None:
+        return first
+    previous = logger.readings.filter(logger_time=first.logger_time - interval).values_list("cumulative_wh", flat=True).first()
+    if previous is None:
+        return first
+    return first._replace(energy_wh=_energy_after(previous, first.cumulative_wh))
+
+
+def _chain_next_file(*, logger: Logger, last: ReadingRow, interval: dt.timedelta) -> None:
     """A later file that arrived first could not know its first row's energy; this file supplies it."""
     following = logger.readings.filter(logger_time=last.logger_time + interval, energy_wh__isnull=True).first()
     if following is not None:
@@ -289,6 +301,8 @@ LEFT JOIN (SELECT line_id, COUNT(*) AS loggers FROM power_logger GROUP BY line_i
 LEFT JOIN power_logger lg ON lg.line_id = run.line_id
 LEFT JOIN power_reading rd ON rd.logger_id = lg.id AND rd.energy_wh IS NOT NULL
      AND rd.time > run.started_at AND rd.start_time < run.ended_at
+     -- No interval is longer than an hour: bounding `time` lets the (logger, time) index do the work.
+     AND rd.time < run.ended_at + INTERVAL '1 hour'
 -- LEAST and GREATEST skip NULLs, so a run without readings must not reach them.
 LEFT JOIN LATERAL (SELECT CASE WHEN rd.id IS NOT NULL
                           THEN EXTRACT(EPOCH FROM LEAST(rd.time, run.ended_at) - GREATEST(rd.start_time, run.started_at)) END
