@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
@@ -7,9 +8,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from lots import certificates, services
+from lots import certificates, imaging, photos, selectors, services
 from lots import serializers as s
 from lots.models import (
     Analysis,
@@ -27,7 +31,7 @@ from lots.models import (
     SortingMethod,
 )
 from lots.tasks import lot_certificate_refresh_task
-from moira.api import ScopedViewSet
+from moira.api import ScopedViewSet, holds_role_somewhere
 from plants.selectors import MANAGER_ROLES, STAFF_ROLES, WRITE_ROLES, buyer_grants_for, plants_for
 from power.tasks import runs_allocate_task
 
@@ -106,7 +110,7 @@ class ProductViewSet(ScopedViewSet):
         queryset = super().get_queryset()
         params = self.request.query_params
         if params.get("label"):
-            product = services.product_by_label(plant_ids=plants_for(self.request.user, self.read_roles), raw_code=params["label"])
+            product = selectors.product_by_label(plant_ids=plants_for(self.request.user, self.read_roles), raw_code=params["label"])
             queryset = queryset.filter(pk=product.pk)
         for field in ("status", "lot", "intake", "kind"):
             if params.get(field):
@@ -145,6 +149,18 @@ class DismantlingViewSet(ScopedViewSet):
     def perform_service(self, data):
         removed = [(row["part"], row.get("measured_mass_kg")) for row in data.pop("parts", [])]
         return services.dismantling_record(actor=self.request.user, removed=removed, **data)
+
+    @extend_schema(request=s.ImageInputSerializer, responses=s.PhotoSerializer)
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser], input_serializer_class=s.ImageInputSerializer)
+    def photos(self, request, pk=None):
+        """Keep a photo of the removed parts as evidence of this dismantling."""
+        dismantling = get_object_or_404(Dismantling.objects.select_related("product__plant"), pk=pk,
+                                        product__plant__in=plants_for(request.user, WRITE_ROLES))
+        data, _ = _image_bytes(request, self)
+        photos.image_open(data)
+        photo = photos.photo_keep(plant=dismantling.product.plant, data=data, purpose="dismantling", product=dismantling.product,
+                                  dismantling=dismantling, actor=request.user)
+        return Response(s.PhotoSerializer(photo).data, status=status.HTTP_201_CREATED)
 
 
 class SortingMethodViewSet(ScopedViewSet):
@@ -282,3 +298,57 @@ class ShipmentViewSet(ScopedViewSet):
         """The shipment's certificate: its lots' figures weighted by the mass drawn from each."""
         return Response(certificates.certificate_document(certificates.shipment_certificate(self.get_object())))
 
+
+
+def _image_bytes(request, view) -> tuple[bytes, dict]:
+    """Refuse an oversized body before reading it, then return the image bytes and the other fields."""
+    limit = settings.MOIRA_MAX_UPLOAD_BYTES
+    if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 64 * 1024:
+        raise ValidationError({"image": [f"The photo is larger than {limit // (1024 * 1024)} MB; send a smaller one."]})
+    data = _validated(view.input_serializer_class, request, view)
+    upload = data.pop("image")
+    if upload.size > limit:
+        raise ValidationError({"image": [f"The photo is larger than {limit // (1024 * 1024)} MB; send a smaller one."]})
+    return upload.read(), data
+
+
+class ScanView(APIView):
+    """Decode every QR code and barcode in a photo (when the phone's camera could not read the label)."""
+
+    parser_classes = [MultiPartParser, FormParser]
+    input_serializer_class = s.ImageInputSerializer
+
+    def get_serializer_context(self):
+        return {"request": self.request, "view": self}
+
+    @extend_schema(request=s.ImageInputSerializer, responses=OpenApiTypes.OBJECT)
+    def post(self, request):
+        if not holds_role_somewhere(request.user, WRITE_ROLES):
+            raise PermissionDenied("Only plant staff can scan.")
+        data, _ = _image_bytes(request, self)
+        found = imaging.decode_codes(photos.image_open(data))
+        plants = plants_for(request.user, STAFF_ROLES)
+        for code in found:
+            code.update(selectors.label_lookup(plant_ids=plants, raw_code=code["data"]))
+        return Response({"codes": found})
+
+
+class NameplateView(APIView):
+    """Read a nameplate photo: OCR text and suggested maker, model, serial and year; the photo is kept."""
+
+    parser_classes = [MultiPartParser, FormParser]
+    input_serializer_class = s.NameplateInputSerializer
+
+    def get_serializer_context(self):
+        return {"request": self.request, "view": self}
+
+    @extend_schema(request=s.NameplateInputSerializer, responses=OpenApiTypes.OBJECT)
+    def post(self, request):
+        if not holds_role_somewhere(request.user, WRITE_ROLES):
+            raise PermissionDenied("Only plant staff can read nameplates.")
+        data, fields = _image_bytes(request, self)
+        result = imaging.read_nameplate(photos.image_open(data), kind=fields["kind"])
+        product = fields.get("product")
+        plant = product.plant if product else fields.get("plant") or plants_for(request.user, WRITE_ROLES).first()
+        photo = photos.photo_keep(plant=plant, data=data, purpose="nameplate", product=product, actor=request.user, ocr_text=result["text"])
+        return Response({**result, "photo": photo.pk})

@@ -13,6 +13,7 @@ from lots.models import (
     Analysis,
     Calibration,
     Fraction,
+    Label,
     LabelStatus,
     Lot,
     ModelProfile,
@@ -21,6 +22,7 @@ from lots.models import (
     RemovedPart,
     Shipment,
 )
+from moira.services import reject
 from moira.units import quantize
 from power import calc as power_calc
 from power.selectors import lot_power
@@ -28,6 +30,30 @@ from power.selectors import lot_power
 
 def _text(value) -> str | None:
     return None if value is None else str(value)
+
+
+def label_lookup(*, plant_ids, raw_code: str) -> dict:
+    """Say whether scanned text is a Moira label and, if so, which product carries it (for the scanner)."""
+    try:
+        code = codes.normalise(raw_code)
+    except codes.InvalidLabelCode:
+        return {"label": None, "product": None}
+    label = Label.objects.filter(code=code, plant__in=plant_ids).first()
+    return {"label": codes.display(code), "label_status": label.status if label else "unknown",
+            "product": label.product_id if label and label.status == LabelStatus.ATTACHED else None}
+
+
+def product_by_label(*, plant_ids, raw_code: str) -> Product:
+    try:
+        code = codes.normalise(raw_code)
+    except codes.InvalidLabelCode as exc:
+        raise reject("code", str(exc)) from exc
+    label = Label.objects.filter(code=code, plant__in=plant_ids).select_related("product").first()
+    if label is None or label.product is None:
+        raise reject("code", f"No product carries label {codes.display(code)}.")
+    if label.status == LabelStatus.RETIRED:
+        raise reject("code", f"Label {codes.display(code)} was replaced; scan the product's new label.")
+    return label.product
 
 
 def profile_for(product: Product, profiles: list[ModelProfile]) -> ModelProfile | None:

@@ -21,6 +21,7 @@ from lots.models import (
     ModelProfile,
     Output,
     Part,
+    Photo,
     Product,
     ProductKind,
     Relabelling,
@@ -322,3 +323,19 @@ class ShipmentInputSerializer(serializers.Serializer):
     shipped_at = AwareDateTimeField()
     mass_kg = mass(MAX_SHIPMENT_MASS_KG)
     allocations = AllocationRow(many=True)
+
+
+class ImageInputSerializer(serializers.Serializer):
+    image = serializers.FileField(help_text="A JPEG, PNG or WebP photo.")
+
+
+class NameplateInputSerializer(ImageInputSerializer):
+    kind = serializers.ChoiceField(choices=ProductKind.choices, default=ProductKind.VENDING_MACHINE)
+    product = PlantScopedField(Product, required=False, allow_null=True, help_text="Keep the photo as this unit's evidence.")
+    plant = PlantScopedField(Plant, plant_path="pk", required=False, allow_null=True)
+
+
+class PhotoSerializer(ModelSerializer):
+    class Meta:
+        model = Photo
+        fields = ["id", "plant", "product", "dismantling", "purpose", "sha256", "created_at"]

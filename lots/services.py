@@ -135,19 +135,6 @@ def product_relabel(*, product: Product, new_code: str, reason: str, actor) -> R
                         payload={"old_code": old.code, "new_code": new.code, "reason": reason})
 
 
-def product_by_label(*, plant_ids, raw_code: str) -> Product:
-    try:
-        code = codes.normalise(raw_code)
-    except codes.InvalidLabelCode as exc:
-        raise reject("code", str(exc)) from exc
-    label = Label.objects.filter(code=code, plant__in=plant_ids).select_related("product").first()
-    if label is None or label.product is None:
-        raise reject("code", f"No product carries label {codes.display(code)}.")
-    if label.status == LabelStatus.RETIRED:
-        raise reject("code", f"Label {codes.display(code)} was replaced; scan the product's new label.")
-    return label.product
-
-
 # Dismantling and the parts database ----------------------------------------------------------------------
 
 

@@ -128,6 +128,8 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Without collected files (demo, tests) serve straight from the apps' static folders.
+WHITENOISE_USE_FINDERS = not env_bool("MOIRA_MANIFEST_STATIC", False)
 # Uploads: photos from phones are a few MB; anything far bigger is a mistake or an attack.
 MOIRA_MAX_UPLOAD_BYTES = env_int("MOIRA_MAX_UPLOAD_BYTES", 15 * 1024 * 1024)
 MOIRA_MAX_IMAGE_PIXELS = env_int("MOIRA_MAX_IMAGE_PIXELS", 50_000_000)

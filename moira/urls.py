@@ -32,6 +32,8 @@ router.register("shipments", lots_api.ShipmentViewSet, basename="shipment")
 api_v1 = [
     path("auth/token/", ObtainTokenView.as_view(), name="token"),
     path("power/ping/", power_api.ping, name="power-ping"),
+    path("scans/", lots_api.ScanView.as_view(), name="scans"),
+    path("nameplates/", lots_api.NameplateView.as_view(), name="nameplates"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include(router.urls)),
