@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -74,3 +75,23 @@ def wait_for(predicate, timeout_s: float = 30, what: str = "the worker"):
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def at_once(action, times: int = 2) -> list:
+    """Run `action` in `times` threads released together; return what each returned (in finishing order)."""
+    barrier = threading.Barrier(times)
+    results = []
+
+    def worker():
+        try:
+            barrier.wait()
+            results.append(action())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

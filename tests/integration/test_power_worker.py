@@ -2,19 +2,17 @@
 
 import datetime as dt
 import hashlib
-import threading
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from rest_framework.test import APIClient
 
 from lots import services as lot_services
 from power import services
 from power.models import Logger, Reading, RunEnergy, Upload
-from tests.integration.conftest import skip_reason, wait_for
+from tests.integration.conftest import at_once, skip_reason, wait_for
 
 pytestmark = pytest.mark.integration
 UTF8 = (Path(__file__).resolve().parents[1] / "fixtures" / "pw3360" / "pw3360-3p3w-utf8.CSV").read_bytes()
@@ -28,21 +26,7 @@ def logger(plant, line):
 def test_the_same_file_posted_twice_at_once_is_stored_once(transactional_db, logger):
     if skip_reason():
         pytest.skip(skip_reason())
-    barrier = threading.Barrier(2)
-    created = []
-
-    def post():
-        try:
-            barrier.wait()
-            created.append(services.upload_ingest(logger=logger, data=UTF8, filename="03020000.CSV", source="crawler").created)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=post) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    created = at_once(lambda: services.upload_ingest(logger=logger, data=UTF8, filename="03020000.CSV", source="crawler").created)
     assert sorted(created) == [False, True]
     assert Upload.objects.count() == 1
     assert Reading.objects.count() == 720
