@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from crawler.__main__ import main
-from tests.crawler.support import RESTART, FTPServer, SFTPServer, crawl, logger_toml, spool_dir, write_config
+from tests.crawler.support import RESTART, FTPServer, SFTPServer, crawl, free_port, logger_toml, spool_dir, write_config
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 LAG_S = 42  # the simulated logger clock is 42 s slow: offset (reference - logger) = +42 s
-PROBE = 'mtime_zone = "UTC"\nmtime_resolution_s = 1\nprobe_poll_s = 0.05\nprobe_timeout_s = {timeout}'
+PROBE = 'mtime_zone = "UTC"\nmtime_resolution_s = 1\nmtime_rounding = "down"\nprobe_poll_s = 0.05\nprobe_timeout_s = {timeout}'
 
 
 def todays_file(root: Path) -> tuple[Path, str]:
@@ -44,11 +44,12 @@ class LoggerWriter(threading.Thread):
 
     def run(self):
         time.sleep(self.delay)
-        with self.path.open("ab") as fh:
-            fh.write(b"2026/03/02 08:01:00,00002:01:00,00000000,50.00,201.8,0.000,0.000,5000.000,0.000\r\n")
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_bytes(self.path.read_bytes() + b"2026/03/02 08:01:00,00002:01:00,00000000,50.00,201.8,0.000,0.000,5000.000,0.000\r\n")
         self.written_at = time.time()
         stamp = self.written_at - LAG_S
-        os.utime(self.path, (stamp, stamp))
+        os.utime(tmp, (stamp, stamp))
+        os.replace(tmp, self.path)  # the new bytes and the slow clock's stamp appear together
 
 
 def probe_config(tmp_path, port, upload_url, *, protocol="ftp", timeout=10, extra="") -> Path:
@@ -86,7 +87,8 @@ def test_mtime_probe_over_ftp_measures_the_offset_while_the_logger_writes(tmp_pa
     assert corrected - datetime(2026, 3, 2, 6, 1, tzinfo=TOKYO) == timedelta(seconds=float(offset))
     stored = json.loads((spool_dir(config) / "clock.json").read_text())
     assert stored["A-11"] == upload.sync
-    assert f"INFO logger=A-11 clock probe=mtime offset_s={offset.quantize(Decimal('0.001'))}" in capsys.readouterr().err
+    assert f"INFO logger=A-11 clock probe=mtime offset_s={upload.sync['offset_s']} uncertainty_s={upload.sync['uncertainty_s']} stale=false" \
+        in capsys.readouterr().err
 
 
 def test_mtime_probe_over_sftp_uses_the_file_stat(tmp_path, tree, upload_server, host_key):
@@ -155,3 +157,11 @@ def test_file_times_are_read_in_the_configured_zone(zone, expected):
     from crawler.probe import to_logger_wall
 
     assert to_logger_wall(datetime(2026, 3, 2, 12, 0), zone, TOKYO).isoformat() == expected
+
+
+def test_a_logger_the_probe_cannot_reach_is_reported_once_and_skipped(tmp_path, upload_server, capsys):
+    config = probe_config(tmp_path, free_port(), upload_server.url)
+    assert crawl(config) == 2
+    err = capsys.readouterr().err
+    assert err.count("ERROR logger=A-11 unreachable: clock probe failed: cannot connect to ftp://127.0.0.1:") == 1
+    assert "unreachable=1 (A-11)" in err
