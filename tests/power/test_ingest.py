@@ -209,3 +209,14 @@ def test_shipment_takes_its_share_of_the_lots_energy(crawler, logger, worker_api
     assert shipped["co2_kg"] == "19.69"
     assert shipped["co2_kg_per_unit"] is None  # the lot lists no products
     assert shipped["power_coverage_pct"] == "100.0"
+
+
+def test_a_logger_clock_jumping_back_rejects_the_repeated_hour_and_keeps_the_rest(crawler, logger):
+    lines = UTF8.split(b"\r\n")
+    # Right after 08:00 the logger clock was set back an hour: its next 59 rows repeat 07:01-07:59.
+    jumped = [line.replace(b"2026/03/02 08:", b"2026/03/02 07:") if i >= 10 + 120 else line for i, line in enumerate(lines)]
+    body = upload(crawler, data=b"\r\n".join(jumped), name="JUMP.CSV").json()
+    assert body["readings"] == 720 - 59
+    assert len(body["rejected"]) == 59
+    assert "backwards" in body["rejected"][0]["reason"] or "duplicate" in body["rejected"][0]["reason"]
+    assert not Reading.objects.filter(energy_wh__lt=0).exists()
