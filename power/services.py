@@ -198,8 +198,8 @@ READING_COLUMNS = ["logger_id", "upload_id", "logger_time", "start_time", "time"
 def readings_upsert(*, logger: Logger, upload: Upload, interval_s: int, rows: list[ReadingRow]) -> None:
     """Insert readings, replacing rows of the same logger and logger time (a grown file sent again).
 
-    PostgreSQL gets them through COPY into a temporary table and one INSERT ... ON CONFLICT, several times
-    faster than row inserts; other databases use Django's bulk upsert.
+    PostgreSQL gets them through COPY, several times faster than row inserts; other databases use Django's
+    bulk upsert.
     """
     if connection.vendor != "postgresql":
         Reading.objects.bulk_create(
@@ -210,17 +210,22 @@ def readings_upsert(*, logger: Logger, upload: Upload, interval_s: int, rows: li
         return
     table = Reading._meta.db_table
     columns = ", ".join(READING_COLUMNS)
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in READING_COLUMNS[1:])
-    constant = (logger.pk, upload.pk)
+    # A new day's file overlaps nothing: COPY it straight in. A grown file sent again goes through a
+    # temporary table so that its rows replace the ones already stored.
+    overlaps = logger.readings.filter(logger_time__gte=rows[0].logger_time, logger_time__lte=rows[-1].logger_time).exists()
+    target = "incoming_readings" if overlaps else table
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS incoming_readings ON COMMIT DELETE ROWS AS SELECT {columns} FROM {table} WITH NO DATA")
-        with cursor.copy(f"COPY incoming_readings ({columns}) FROM STDIN") as copy:
+        if overlaps:
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS incoming_readings ON COMMIT DELETE ROWS AS SELECT {columns} FROM {table} WITH NO DATA")
+        with cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row((*constant, row.logger_time, row.start_time, row.time, interval_s, row.cumulative_wh, row.energy_wh,
-                                logger.clock_version))
-        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM incoming_readings "
-                       f"ON CONFLICT (logger_id, logger_time) DO UPDATE SET {updates}")
-        cursor.execute("DELETE FROM incoming_readings")
+                copy.write_row((logger.pk, upload.pk, row.logger_time, row.start_time, row.time, interval_s, row.cumulative_wh,
+                                row.energy_wh, logger.clock_version))
+        if overlaps:
+            updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in READING_COLUMNS[1:])
+            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM incoming_readings "
+                           f"ON CONFLICT (logger_id, logger_time) DO UPDATE SET {updates}")
+            cursor.execute("DELETE FROM incoming_readings")
 
 
 def _chain_previous_file(*, logger: Logger, first: ReadingRow, interval: dt.timedelta) -> ReadingRow:

@@ -220,3 +220,13 @@ def test_a_logger_clock_jumping_back_rejects_the_repeated_hour_and_keeps_the_res
     assert len(body["rejected"]) == 59
     assert "backwards" in body["rejected"][0]["reason"] or "duplicate" in body["rejected"][0]["reason"]
     assert not Reading.objects.filter(energy_wh__lt=0).exists()
+
+
+def test_a_file_that_grew_since_the_last_crawl_replaces_its_rows(crawler, logger):
+    lines = UTF8.split(b"\r\n")
+    early = b"\r\n".join(lines[:10 + 300]) + b"\r\n"
+    assert upload(crawler, data=early).json()["readings"] == 300
+    assert upload(crawler, data=UTF8).json()["readings"] == 720
+    assert Reading.objects.count() == 720
+    assert sum(r.energy_wh for r in Reading.objects.all()) == Decimal("14152.5")
+    assert set(Reading.objects.values_list("upload_id", flat=True)) == {Upload.objects.order_by("-id")[0].pk}
