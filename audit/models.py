@@ -31,3 +31,29 @@ class ChainHead(models.Model):
 
     last_hash = models.CharField(max_length=64)
     last_event_id = models.BigIntegerField(null=True)
+
+
+class IdempotentRequest(models.Model):
+    """A write sent with an Idempotency-Key: its response is kept so a replay from an offline queue is harmless.
+
+    It also keeps the device's own clock and its measured offset to the server, sent with offline taps.
+    """
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight", "In flight"
+        DONE = "done", "Done"
+
+    identity = models.CharField(max_length=64, help_text="SHA-256 of the credential (token or session) that sent it.")
+    key = models.CharField(max_length=100)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=300)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.BinaryField(null=True, blank=True)
+    response_content_type = models.CharField(max_length=100, blank=True)
+    device_time = models.DateTimeField(null=True, blank=True)
+    device_clock_offset_ms = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["identity", "key"], name="idempotency_key_once_per_credential")]

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from lots import api as lots_api
-from moira.auth import ObtainTokenView
+from moira.auth import ObtainTokenView, server_time
 from plants import api as plants_api
 from power import api as power_api
 
@@ -32,6 +32,7 @@ router.register("shipments", lots_api.ShipmentViewSet, basename="shipment")
 api_v1 = [
     path("auth/token/", ObtainTokenView.as_view(), name="token"),
     path("power/ping/", power_api.ping, name="power-ping"),
+    path("time/", server_time, name="time"),
     path("scans/", lots_api.ScanView.as_view(), name="scans"),
     path("nameplates/", lots_api.NameplateView.as_view(), name="nameplates"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
