@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 from django.db.models import Prefetch, QuerySet
@@ -22,6 +23,7 @@ from lots.models import (
     RemovedPart,
     Shipment,
 )
+from lots.pcf import catena_x_pcf
 from moira.services import reject
 from moira.units import quantize
 from power import calc as power_calc
@@ -247,8 +249,22 @@ def lot_certificate_content(lot: Lot) -> dict:
         "outputs": [{"fraction": f, "mass_kg": _text(outputs[f].mass_kg)} for f in sorted(outputs)],
         "products": products,
         "grade_standard": "draft shredder-scrap standard, Cu and Cr classes 1-3 at 0.1/0.3/1 mass %",
+        "catena_x_pcf": _pcf(lot.processed_mass_kg, energy_figures, power_inputs["runs"]),
         "missing": missing,
     }
+
+
+def _pcf(mass_kg: Decimal, figures: dict, runs: list[dict]) -> dict:
+    factors = {json_key(r["emission_factor"]): r["emission_factor"] for r in runs if r["emission_factor"]}
+    return catena_x_pcf(
+        mass_kg=mass_kg, co2_kg=figures["co2_kg"], coverage_pct=figures["power_coverage_pct"],
+        period_start=min((r["started_at"] for r in runs), default=None), period_end=max((r["ended_at"] for r in runs), default=None),
+        factors=[factors[k] for k in sorted(factors)],
+    )
+
+
+def json_key(value: dict) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 def shipment_certificate_content(shipment: Shipment, lot_certificates: dict[int, tuple[str, dict]]) -> dict:
@@ -278,6 +294,7 @@ def shipment_certificate_content(shipment: Shipment, lot_certificates: dict[int,
             missing.append(f"lot {allocation.lot.code} has no Cu/Cr figure")
         if lot_payload["energy_kwh"] is None:
             missing.append(f"lot {allocation.lot.code} has no metered energy")
+    energy = _shipment_energy(shipment, allocations, [lot_certificates[a.lot_id][1] for a in allocations])
     cu_pct = calc.weighted_pct((a.mass_kg, _decimal(p["cu_mass_pct"])) for a, p in zip(allocations, lots, strict=True))
     cr_pct = calc.weighted_pct((a.mass_kg, _decimal(p["cr_mass_pct"])) for a, p in zip(allocations, lots, strict=True))
     return {
@@ -291,7 +308,7 @@ def shipment_certificate_content(shipment: Shipment, lot_certificates: dict[int,
             "shipped_at": shipment.shipped_at.isoformat(),
             "mass_kg": _text(shipment.mass_kg),
         },
-        **_shipment_energy(shipment, allocations, [lot_certificates[a.lot_id][1] for a in allocations]),
+        **energy,
         "cu_mass_pct": _text(cu_pct),
         "cr_mass_pct": _text(cr_pct),
         "cu_grade": calc.steel_grade(cu_pct),
@@ -299,6 +316,7 @@ def shipment_certificate_content(shipment: Shipment, lot_certificates: dict[int,
         "grade_label": calc.grade_label(cu_pct, cr_pct),
         "allocation_method": "mass-weighted over the lots the shipment draws from",
         "lots": lots,
+        "catena_x_pcf": _shipment_pcf(shipment, energy, [lot_certificates[a.lot_id][1] for a in allocations]),
         "grade_standard": "draft shredder-scrap standard, Cu and Cr classes 1-3 at 0.1/0.3/1 mass %",
         "missing": missing,
     }
@@ -333,6 +351,11 @@ def _shipment_energy(shipment: Shipment, allocations, lot_payloads: list[dict]) 
         "co2_kg_per_unit": _text(None if co2_kg is None or not units_known else quantize(co2_kg / units, 2)),
         "power_coverage_pct": _text(quantize(coverage_weighted / shipment.mass_kg, 1) if energy_known else None),
     }
+
+
+def _shipment_pcf(shipment: Shipment, energy: dict, lot_payloads: list[dict]) -> dict:
+    runs = [run for lot in lot_payloads for run in lot["power"]["runs"]]
+    return _pcf(shipment.mass_kg, energy, runs)
 
 
 def _decimal(text: str | None) -> Decimal | None:

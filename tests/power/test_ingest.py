@@ -136,6 +136,11 @@ def test_co2_uses_the_factor_valid_on_the_run_date(crawler, logger, manager_api,
     assert Decimal(certificate["co2_kg"]) == (energy * Decimal("0.443")).quantize(Decimal("0.01"))
     assert certificate["power"]["runs"][0]["emission_factor"]["valid_from"] == "2026-03-01"
     assert Decimal(certificate["co2_t_per_t"]) == (Decimal(certificate["co2_kg"]) / 1000 / 2).quantize(Decimal("0.0001"))
+    pcf = certificate["catena_x_pcf"]
+    assert pcf["declaredUnit"] == "kilogram"
+    assert Decimal(pcf["pcfExcludingBiogenic"]) == (Decimal(certificate["co2_kg"]) / 2000).quantize(Decimal("0.000001"))
+    assert [f["kgCO2ePerKWh"] for f in pcf["secondaryEmissionFactorSources"]] == ["0.443000"]
+    assert (pcf["referencePeriodStart"], pcf["primaryDataShare"]) == ("2026-03-01T21:00:00+00:00", "100.0")
 
 
 def test_a_sync_pair_corrects_the_logger_clock_and_supersedes_the_certificate(crawler, logger, worker_api, plant, line):
