@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -16,6 +18,7 @@ from rest_framework.views import APIView
 from lots import certificates, imaging, photos, selectors, services
 from lots import serializers as s
 from lots.models import (
+    AcceptanceCondition,
     Analysis,
     Calibration,
     Dismantling,
@@ -32,6 +35,7 @@ from lots.models import (
 )
 from lots.tasks import lot_certificate_refresh_task
 from moira.api import ScopedViewSet, holds_role_somewhere
+from plants.models import Role
 from plants.selectors import MANAGER_ROLES, STAFF_ROLES, WRITE_ROLES, buyer_grants_for, plants_for
 from power.tasks import runs_allocate_task
 
@@ -295,8 +299,53 @@ class ShipmentViewSet(ScopedViewSet):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"])
     def certificate(self, request, pk=None):
-        """The shipment's certificate: its lots' figures weighted by the mass drawn from each."""
-        return Response(certificates.certificate_document(certificates.shipment_certificate(self.get_object())))
+        """The shipment's certificate: its lots' figures weighted by the mass drawn from each, and the buyer's verdict."""
+        shipment = self.get_object()
+        document = certificates.certificate_document(certificates.shipment_certificate(shipment))
+        document["acceptance"] = selectors.acceptance_for(plant_id=shipment.plant_id, buyer_id=shipment.buyer_id,
+                                                          cu_mass_pct=_decimal(document["cu_mass_pct"]),
+                                                          cr_mass_pct=_decimal(document["cr_mass_pct"]))
+        return Response(document)
+
+    @extend_schema(request=s.ShipmentPreviewSerializer, responses=OpenApiTypes.OBJECT)
+    @action(detail=False, methods=["post"])
+    def preview(self, request):
+        """Before dispatch: the Cu/Cr and grade a shipment would carry, and whether the buyer's conditions hold."""
+        data = _validated(s.ShipmentPreviewSerializer, request, self)
+        allocations = [(row["lot"], row["mass_kg"]) for row in data["allocations"]]
+        return Response(selectors.shipment_preview(plant=data["plant"], buyer=data["buyer"], allocations=allocations))
+
+
+class AcceptanceConditionViewSet(ScopedViewSet):
+    """Buyers' acceptance conditions: a buyer sets its own for a plant it buys from; plant staff read them."""
+
+    queryset = AcceptanceCondition.objects.order_by("-created_at", "-id")
+    serializer_class = s.AcceptanceConditionSerializer
+    input_serializer_class = s.AcceptanceConditionInputSerializer
+    write_roles = (*MANAGER_ROLES, Role.BUYER)
+
+    def get_queryset(self):
+        user = self.request.user
+        visible = Q(plant__in=plants_for(user, STAFF_ROLES))
+        for grant in buyer_grants_for(user):
+            visible |= Q(plant_id=grant.plant_id, buyer_id=grant.buyer_id)
+        return self.queryset.filter(visible)
+
+    def perform_service(self, data):
+        user, plant = self.request.user, data["plant"]
+        if plants_for(user, MANAGER_ROLES).filter(pk=plant.pk).exists():
+            if data.get("buyer") is None:
+                raise ValidationError({"buyer": ["Name the buyer whose condition this is."]})
+        else:
+            grant = buyer_grants_for(user).filter(plant=plant).first()
+            if grant is None:
+                raise ValidationError({"plant": ["You do not buy from this plant."]})
+            data["buyer"] = grant.buyer
+        return services.acceptance_condition_create(actor=user, **data)
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
 
 
 

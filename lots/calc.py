@@ -31,6 +31,7 @@ Interpretations of the report, in the order the calculation uses them:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -196,3 +197,36 @@ def weighted_pct(pairs: Iterable[tuple[Decimal, Decimal | None]]) -> Decimal | N
     if total_kg <= 0:
         return None
     return quantize(weighted / total_kg, PCT_PLACES)
+
+
+_GRADE_PART = re.compile(r"(Cu|Cr)\s*([123])", re.IGNORECASE)
+
+
+def parse_grade_label(label: str) -> dict[str, int]:
+    """Read "Cu2-Cr1" (or "Cu 2 - Cr 1") as {"Cu": 2, "Cr": 1}; an element left out is not limited."""
+    found = {symbol.capitalize(): int(grade) for symbol, grade in _GRADE_PART.findall(label)}
+    if not found:
+        raise ValueError(f"{label!r} is not a grade such as Cu2-Cr2")
+    return found
+
+
+def acceptance_problems(*, cu_mass_pct: Decimal | None, cr_mass_pct: Decimal | None, max_cu_mass_pct: Decimal | None = None,
+                        max_cr_mass_pct: Decimal | None = None, grade_label: str = "") -> list[str]:
+    """Say why material with these grades breaks a buyer's limits; an unknown figure is a problem, not a pass."""
+    values = {"Cu": cu_mass_pct, "Cr": cr_mass_pct}
+    limits = {"Cu": max_cu_mass_pct, "Cr": max_cr_mass_pct}
+    problems = []
+    for symbol, limit in limits.items():
+        if limit is None:
+            continue
+        if values[symbol] is None:
+            problems.append(f"{symbol} is unknown, the limit is {limit} %")
+        elif values[symbol] > limit:
+            problems.append(f"{symbol} {values[symbol]} % is above the limit of {limit} %")
+    for symbol, worst in (parse_grade_label(grade_label).items() if grade_label else ()):
+        grade = steel_grade(values[symbol])
+        if grade is None:
+            problems.append(f"{symbol} grade is unknown, {symbol}{worst} is required")
+        elif grade == 0 or grade > worst:
+            problems.append(f"{symbol} grade is {f'{symbol}{grade}' if grade else 'off-grade'}, {symbol}{worst} or better is required")
+    return problems

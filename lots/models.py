@@ -368,3 +368,24 @@ class Certificate(models.Model):
             models.UniqueConstraint(fields=["lot", "revision"], name="lot_certificate_revision_unique"),
             models.UniqueConstraint(fields=["shipment", "revision"], name="shipment_certificate_revision_unique"),
         ]
+
+
+class AcceptanceCondition(models.Model):
+    """What a buyer accepts from a plant: Cu and Cr maxima and/or a grade such as "Cu2-Cr2"; the newest applies."""
+
+    plant = models.ForeignKey(Plant, on_delete=models.PROTECT, related_name="acceptance_conditions")
+    buyer = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="acceptance_conditions")
+    max_cu_mass_pct = pct_field(null=True, blank=True, validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))])
+    max_cr_mass_pct = pct_field(null=True, blank=True, validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))])
+    grade_label = models.CharField(max_length=20, blank=True, help_text='The worst grade accepted, e.g. "Cu2-Cr2".')
+    note = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(max_cu_mass_pct__isnull=False) | models.Q(max_cr_mass_pct__isnull=False) | ~models.Q(grade_label=""),
+                name="acceptance_condition_sets_a_limit",
+            )
+        ]

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from lots import calc, codes
 from lots.models import (
+    AcceptanceCondition,
     Analysis,
     Calibration,
     Fraction,
@@ -360,3 +361,25 @@ def _shipment_pcf(shipment: Shipment, energy: dict, lot_payloads: list[dict]) ->
 
 def _decimal(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
+
+
+def acceptance_for(*, plant_id: int, buyer_id: int, cu_mass_pct: Decimal | None, cr_mass_pct: Decimal | None) -> dict | None:
+    """Check material against the buyer's newest condition for this plant; None when the buyer set none."""
+    condition = AcceptanceCondition.objects.filter(plant_id=plant_id, buyer_id=buyer_id).order_by("-created_at", "-id").first()
+    if condition is None:
+        return None
+    problems = calc.acceptance_problems(cu_mass_pct=cu_mass_pct, cr_mass_pct=cr_mass_pct, max_cu_mass_pct=condition.max_cu_mass_pct,
+                                        max_cr_mass_pct=condition.max_cr_mass_pct, grade_label=condition.grade_label)
+    return {"condition": condition.pk, "met": not problems, "problems": problems}
+
+
+def shipment_preview(*, plant, buyer, allocations) -> dict:
+    """What a shipment would certify, and whether its buyer accepts it, before it is dispatched."""
+    lots = [(lot, mass_kg, lot_certificate_content(lot)) for lot, mass_kg in allocations]
+    cu = calc.weighted_pct((mass_kg, _decimal(content["cu_mass_pct"])) for _, mass_kg, content in lots)
+    cr = calc.weighted_pct((mass_kg, _decimal(content["cr_mass_pct"])) for _, mass_kg, content in lots)
+    return {
+        "cu_mass_pct": _text(cu), "cr_mass_pct": _text(cr), "grade_label": calc.grade_label(cu, cr),
+        "lots": [{"lot": lot.code, "mass_kg": _text(mass_kg), "grade_label": content["grade_label"]} for lot, mass_kg, content in lots],
+        "acceptance": acceptance_for(plant_id=plant.pk, buyer_id=buyer.pk, cu_mass_pct=cu, cr_mass_pct=cr),
+    }

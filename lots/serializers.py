@@ -8,6 +8,7 @@ from lots import codes
 from lots.models import (
     MAX_SHIPMENT_MASS_KG,
     MAX_UNIT_MASS_KG,
+    AcceptanceCondition,
     Analysis,
     Calibration,
     Dismantling,
@@ -339,3 +340,25 @@ class PhotoSerializer(ModelSerializer):
     class Meta:
         model = Photo
         fields = ["id", "plant", "product", "dismantling", "purpose", "sha256", "created_at"]
+
+
+class AcceptanceConditionSerializer(ModelSerializer):
+    class Meta:
+        model = AcceptanceCondition
+        fields = ["id", "plant", "buyer", "max_cu_mass_pct", "max_cr_mass_pct", "grade_label", "note", "created_at"]
+
+
+class AcceptanceConditionInputSerializer(serializers.Serializer):
+    plant = serializers.PrimaryKeyRelatedField(queryset=Plant.objects.all())
+    buyer = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.all(), required=False,
+                                               help_text="A manager names the buyer; a buyer's own organisation is implied.")
+    max_cu_mass_pct = pct(max_value=Decimal("100"), required=False, allow_null=True)
+    max_cr_mass_pct = pct(max_value=Decimal("100"), required=False, allow_null=True)
+    grade_label = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class ShipmentPreviewSerializer(serializers.Serializer):
+    plant = PlantScopedField(Plant, plant_path="pk")
+    buyer = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.all())
+    allocations = ShipmentInputSerializer.AllocationRow(many=True)

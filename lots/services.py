@@ -14,6 +14,7 @@ from lots import calc, codes
 from lots.catalogue import PATTERN_PRESETS
 from lots.models import (
     MAX_SHIPMENT_MASS_KG,
+    AcceptanceCondition,
     Analysis,
     Calibration,
     Dismantling,
@@ -429,3 +430,20 @@ def shipment_create(
     except IntegrityError as exc:  # pragma: no cover - the checks above make this a race only
         raise reject("allocations", "The allocations conflict with another shipment; retry.") from exc
     return shipment
+
+
+@transaction.atomic
+def acceptance_condition_create(*, plant: Plant, buyer: Organisation, actor, max_cu_mass_pct: Decimal | None = None,
+                                max_cr_mass_pct: Decimal | None = None, grade_label: str = "", note: str = "") -> AcceptanceCondition:
+    if grade_label:
+        try:
+            calc.parse_grade_label(grade_label)
+        except ValueError as exc:
+            raise reject("grade_label", str(exc)) from exc
+    if max_cu_mass_pct is None and max_cr_mass_pct is None and not grade_label:
+        raise reject("non_field_errors", "Give a Cu or Cr limit, or a grade.")
+    condition = AcceptanceCondition(plant=plant, buyer=buyer, max_cu_mass_pct=max_cu_mass_pct, max_cr_mass_pct=max_cr_mass_pct,
+                                    grade_label=grade_label, note=note, created_by=actor)
+    return save_and_log(condition, action="acceptance_condition.create", actor=actor, plant=plant, payload={
+        "buyer": buyer.code, "max_cu_mass_pct": str(max_cu_mass_pct) if max_cu_mass_pct is not None else None,
+        "max_cr_mass_pct": str(max_cr_mass_pct) if max_cr_mass_pct is not None else None, "grade_label": grade_label})

@@ -105,3 +105,17 @@ def test_calibration_rejects_a_blank_run_without_copper_in_the_database():
 def test_shipment_grade_is_weighted_by_allocated_mass():
     assert calc.weighted_pct([(D("3000"), D("0.100")), (D("1000"), D("0.300"))]) == D("0.150")
     assert calc.weighted_pct([(D("3000"), D("0.100")), (D("1000"), None)]) is None
+
+
+def test_acceptance_problems_name_each_broken_limit():
+    assert calc.acceptance_problems(cu_mass_pct=D("0.25"), cr_mass_pct=D("0.05"), max_cu_mass_pct=D("0.2")) == [
+        "Cu 0.25 % is above the limit of 0.2 %"]
+    assert calc.acceptance_problems(cu_mass_pct=D("0.25"), cr_mass_pct=D("0.05"), grade_label="Cu1-Cr2") == [
+        "Cu grade is Cu2, Cu1 or better is required"]
+    assert calc.acceptance_problems(cu_mass_pct=D("0.05"), cr_mass_pct=D("2"), grade_label="Cu 2 - Cr 3") == [
+        "Cr grade is off-grade, Cr3 or better is required"]
+    assert calc.acceptance_problems(cu_mass_pct=None, cr_mass_pct=D("0.05"), max_cu_mass_pct=D("0.3")) == [
+        "Cu is unknown, the limit is 0.3 %"]
+    assert calc.acceptance_problems(cu_mass_pct=D("0.05"), cr_mass_pct=D("0.05"), grade_label="Cu1-Cr1") == []
+    with pytest.raises(ValueError):
+        calc.parse_grade_label("grade A")
