@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -35,6 +33,7 @@ from lots.models import (
 )
 from lots.tasks import lot_certificate_refresh_task
 from moira.api import ScopedViewSet, holds_role_somewhere
+from moira.units import decimal_or_none
 from plants.models import Role
 from plants.selectors import MANAGER_ROLES, STAFF_ROLES, WRITE_ROLES, buyer_grants_for, plants_for
 from power.tasks import runs_allocate_task
@@ -303,8 +302,8 @@ class ShipmentViewSet(ScopedViewSet):
         shipment = self.get_object()
         document = certificates.certificate_document(certificates.shipment_certificate(shipment))
         document["acceptance"] = selectors.acceptance_for(plant_id=shipment.plant_id, buyer_id=shipment.buyer_id,
-                                                          cu_mass_pct=_decimal(document["cu_mass_pct"]),
-                                                          cr_mass_pct=_decimal(document["cr_mass_pct"]))
+                                                          cu_mass_pct=decimal_or_none(document["cu_mass_pct"]),
+                                                          cr_mass_pct=decimal_or_none(document["cr_mass_pct"]))
         return Response(document)
 
     @extend_schema(request=s.ShipmentPreviewSerializer, responses=OpenApiTypes.OBJECT)
@@ -343,9 +342,6 @@ class AcceptanceConditionViewSet(ScopedViewSet):
             data["buyer"] = grant.buyer
         return services.acceptance_condition_create(actor=user, **data)
 
-
-def _decimal(text: str | None) -> Decimal | None:
-    return None if text is None else Decimal(text)
 
 
 

@@ -26,7 +26,7 @@ from lots.models import (
 )
 from lots.pcf import catena_x_pcf
 from moira.services import reject
-from moira.units import quantize
+from moira.units import decimal_or_none, quantize
 from power import calc as power_calc
 from power.selectors import lot_power
 
@@ -296,8 +296,8 @@ def shipment_certificate_content(shipment: Shipment, lot_certificates: dict[int,
         if lot_payload["energy_kwh"] is None:
             missing.append(f"lot {allocation.lot.code} has no metered energy")
     energy = _shipment_energy(shipment, allocations, [lot_certificates[a.lot_id][1] for a in allocations])
-    cu_pct = calc.weighted_pct((a.mass_kg, _decimal(p["cu_mass_pct"])) for a, p in zip(allocations, lots, strict=True))
-    cr_pct = calc.weighted_pct((a.mass_kg, _decimal(p["cr_mass_pct"])) for a, p in zip(allocations, lots, strict=True))
+    cu_pct = calc.weighted_pct((a.mass_kg, decimal_or_none(p["cu_mass_pct"])) for a, p in zip(allocations, lots, strict=True))
+    cr_pct = calc.weighted_pct((a.mass_kg, decimal_or_none(p["cr_mass_pct"])) for a, p in zip(allocations, lots, strict=True))
     return {
         "type": "shipment",
         "method_version": calc.METHOD_VERSION,
@@ -359,10 +359,6 @@ def _shipment_pcf(shipment: Shipment, energy: dict, lot_payloads: list[dict]) ->
     return _pcf(shipment.mass_kg, energy, runs)
 
 
-def _decimal(text: str | None) -> Decimal | None:
-    return None if text is None else Decimal(text)
-
-
 def acceptance_for(*, plant_id: int, buyer_id: int, cu_mass_pct: Decimal | None, cr_mass_pct: Decimal | None) -> dict | None:
     """Check material against the buyer's newest condition for this plant; None when the buyer set none."""
     condition = AcceptanceCondition.objects.filter(plant_id=plant_id, buyer_id=buyer_id).order_by("-created_at", "-id").first()
@@ -376,8 +372,8 @@ def acceptance_for(*, plant_id: int, buyer_id: int, cu_mass_pct: Decimal | None,
 def shipment_preview(*, plant, buyer, allocations) -> dict:
     """What a shipment would certify, and whether its buyer accepts it, before it is dispatched."""
     lots = [(lot, mass_kg, lot_certificate_content(lot)) for lot, mass_kg in allocations]
-    cu = calc.weighted_pct((mass_kg, _decimal(content["cu_mass_pct"])) for _, mass_kg, content in lots)
-    cr = calc.weighted_pct((mass_kg, _decimal(content["cr_mass_pct"])) for _, mass_kg, content in lots)
+    cu = calc.weighted_pct((mass_kg, decimal_or_none(content["cu_mass_pct"])) for _, mass_kg, content in lots)
+    cr = calc.weighted_pct((mass_kg, decimal_or_none(content["cr_mass_pct"])) for _, mass_kg, content in lots)
     return {
         "cu_mass_pct": _text(cu), "cr_mass_pct": _text(cr), "grade_label": calc.grade_label(cu, cr),
         "lots": [{"lot": lot.code, "mass_kg": _text(mass_kg), "grade_label": content["grade_label"]} for lot, mass_kg, content in lots],

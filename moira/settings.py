@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "audit",
     "lots",
     "power",
+    "dashboard",
     "frontend",
 ]
 

@@ -44,5 +44,6 @@ api_v1 = [
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
+    path("", include("dashboard.urls")),
     path("", include("frontend.urls")),
 ]
