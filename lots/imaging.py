@@ -462,7 +462,8 @@ MODEL_LABEL_RE = re.compile(
 )
 YEAR_LABEL_RE = re.compile(
     r"(?:製造年月?日?|製造時期|年式"
-    r"|\bMFG\b\.?\s*(?:YEAR|DATE|YR)?\b\.?|\bMFD\b\.?|\bMODEL\s*YEAR\b|\bYEAR\b"
+    # "MFG. NO." is a serial label, whose value may well start with a year-like number
+    r"|\bMFG\b(?!\.?\s*NO\b)\.?\s*(?:YEAR|DATE|YR)?\b\.?|\bMFD\b\.?|\bMODEL\s*YEAR\b|\bYEAR\b"
     r"|\bDATE\s*OF\s*(?:MFG|MANUFACTURE)\b\.?|\bMANUFACTURED\b(?!\s*BY)|\bPRODUCTION\s*(?:DATE|YEAR)\b)",
     re.IGNORECASE,
 )
@@ -566,9 +567,10 @@ def _first_code(value: str) -> str | None:
 
 def _find_model(lines: list[str]) -> str | None:
     for value in _labelled_values(lines, MODEL_LABEL_RE):
-        token = _first_code(value)
+        # "|" could be I, l or 1 in a model number (which mixes letters and digits freely): end the token there
+        token = _first_code(value.replace("|", " "))
         if token:
-            return token.replace("|", "I")
+            return token
     return None
 
 
@@ -601,7 +603,10 @@ def _clean_vehicle_serial(token: str) -> str:
 
 
 def _fix_digit_lookalikes(token: str) -> str:
-    """Turn O/I/l/| into 0/1 where they sit among digits ("87654 32l" -> "8765432 1"), nowhere else."""
+    """Turn O/o/I/l/| into 0/1 where they sit among digits ("8765432l" -> "87654321", "S1O23" -> "S1023").
+
+    Only between two digits, or at either end next to two digits; a look-alike next to a letter stays a letter.
+    """
     chars = list(token)
     for i, c in enumerate(chars):
         if c not in _DIGIT_LOOKALIKES:
@@ -674,7 +679,8 @@ def _find_maker(lines: list[str]) -> str | None:
         if known:
             return known
         cleaned = value.strip(" .,:;")
-        if labelled_raw is None and len(cleaned) >= 2 and not cleaned.isdigit():
+        # a name has letters (Latin or Japanese); two stray characters of OCR noise are not a maker
+        if labelled_raw is None and len(cleaned) >= 3 and sum(c.isalpha() for c in cleaned) >= 2:
             labelled_raw = cleaned
     if labelled_raw:
         return labelled_raw

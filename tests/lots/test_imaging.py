@@ -398,6 +398,7 @@ def test_suggest_finds_serial_numbers_under_their_labels(line, serial):
         ("原動機型式 2ZR", None),  # the engine's model, not the vehicle's
         ("MODEL YEAR: 2013", None),  # a year, not a model
         ("型式：冷蔵庫", None),  # no digit: not a model number
+        ("MODEL: AB|12", None),  # "|" could be I, l or 1: not guessed, and "AB" alone has no digit
     ],
 )
 def test_suggest_finds_model_numbers_under_their_labels(line, model):
@@ -424,6 +425,7 @@ def test_suggest_finds_model_numbers_under_their_labels(line, model):
         ("製造年：1890年", None),  # implausible
         ("MFG. YEAR: 2099", None),  # implausible
         ("製造番号：20141234", None),  # digits of a serial are not a year
+        ("MFG. NO.: 2014-0012", None),  # nor is the start of one
         ("AC100V 50/60Hz 2014", None),  # an unlabelled number is not a year
     ],
 )
@@ -450,6 +452,7 @@ def test_suggest_finds_plausible_manufacturing_years(text, year):
         ("コカ・コーラ 自動販売機\n製造者：富士電機株式会社", "Fuji Electric"),  # the maker beats the brand
         ("COCA-COLA\nSANDEN CORPORATION", "Sanden"),
         ("AC100V 50/60Hz", None),
+        ("メーカー: ae", None),  # OCR noise after the label is not a maker name
     ],
 )
 def test_suggest_finds_the_maker(text, maker):
