@@ -36,3 +36,26 @@ def power_curve_svg(points: list[tuple[dt.datetime, Decimal]], window: tuple[dt.
         f'<text x="{PAD}" y="{HEIGHT - 8}" font-size="11">{start:%H:%M}</text>'
         f'<text x="{WIDTH - PAD - 30}" y="{HEIGHT - 8}" font-size="11">{end:%H:%M}</text></svg>'
     )
+
+
+def trend_svg(series: dict[str, list[tuple[dt.date, Decimal]]], *, title: str, unit: str) -> str:
+    """Lines of values over dates, one per series (sorting method or line), sharing one scale."""
+    values = [v for points in series.values() for _, v in points]
+    if not values:
+        return f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="40"><text x="8" y="24">{escape(title)}: no data</text></svg>'
+    days = [d for points in series.values() for d, _ in points]
+    first, last = min(days), max(days)
+    span = max((last - first).days, 1)
+    peak = max(max(values), Decimal("0.001"))
+    colours = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00"]
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" role="img" class="trend"><title>{escape(title)}</title>',
+             f'<text x="4" y="14" font-size="12">{escape(title)} ({escape(unit)}, max {peak})</text>']
+    for i, (name, points) in enumerate(sorted(series.items())):
+        coords = " ".join(f"{PAD + (WIDTH - 2 * PAD) * (d - first).days / span:.1f},{HEIGHT - PAD - float(v / peak) * (HEIGHT - 2 * PAD):.1f}"
+                          for d, v in sorted(points))
+        colour = colours[i % len(colours)]
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}"/>')
+        parts.append(f'<text x="{WIDTH - PAD - 120}" y="{28 + 14 * i}" font-size="11" fill="{colour}">{escape(name)}</text>')
+    parts.append(f'<text x="{PAD}" y="{HEIGHT - 8}" font-size="11">{first}</text>')
+    parts.append(f'<text x="{WIDTH - PAD - 70}" y="{HEIGHT - 8}" font-size="11">{last}</text></svg>')
+    return "".join(parts)

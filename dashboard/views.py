@@ -53,7 +53,23 @@ def lot_list(request):
     rows = [(lot, lot_certificate(lot).payload) for lot in lots[:50]]
     if request.GET.get("grade"):
         rows = [(lot, p) for lot, p in rows if p["grade_label"] == request.GET["grade"]]
-    return render(request, "dashboard/lots.html", {"rows": rows})
+    return render(request, "dashboard/lots.html", {
+        "rows": rows, "trends": _trends(rows),
+        "compared": [(lot, p) for lot, p in rows if p["analysis"] and p["estimate"]["cu_mass_pct"] is not None],
+    })
+
+
+def _trends(rows) -> list[str]:
+    """kWh/t, t-CO2/t and Cu % over time per sorting method, from the lots on the page."""
+    charts_out = []
+    for key, title, unit in (("energy_kwh_per_t", "kWh/t", "kWh/t"), ("co2_t_per_t", "CO2/t", "t-CO2/t"), ("cu_mass_pct", "Cu", "mass %")):
+        series: dict[str, list] = {}
+        for _, payload in rows:
+            value, day = payload[key], payload["lot"]["shredded_on"]
+            if value is not None and day:
+                series.setdefault(payload["lot"]["sorting_method"] or "—", []).append((dt.date.fromisoformat(day), decimal_or_none(value)))
+        charts_out.append(charts.trend_svg(series, title=title, unit=unit))
+    return charts_out
 
 
 @login_required

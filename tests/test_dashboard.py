@@ -86,3 +86,9 @@ def test_today_shows_runs_loggers_and_the_chain(demo):
     assert "A-101" in page
     lot_page = client_as("manager").get(f"/dashboard/lots/{Lot.objects.filter(plant__code='kanto').first().pk}/").content.decode()
     assert lot_page.count("<svg") >= 3  # a power curve per logger of the run's line
+
+
+def test_lots_page_draws_trends_and_compares_estimates_with_analyses(demo):
+    page = client_as("manager").get("/dashboard/lots/").content.decode()
+    assert page.count('class="trend"') == 3
+    assert 'id="compared"' in page and "handheld XRF" in page
