@@ -92,3 +92,13 @@ def test_lots_page_draws_trends_and_compares_estimates_with_analyses(demo):
     page = client_as("manager").get("/dashboard/lots/").content.decode()
     assert page.count('class="trend"') == 3
     assert 'id="compared"' in page and "handheld XRF" in page
+
+
+def test_verify_page_links_each_figure_to_its_inputs(demo):
+    shipment = Certificate.objects.filter(shipment__code="KANTO-S1").latest("revision")
+    page = Client().get(f"/verify/{shipment.digest}").content.decode()
+    for lot in shipment.payload["lots"]:
+        assert f'href="/verify/{lot["certificate_digest"]}"' in page
+    lot_digest = shipment.payload["lots"][0]["certificate_digest"]
+    lot_page = Client().get(f"/verify/{lot_digest}").content.decode()
+    assert 'id="run-inputs"' in lot_page and "A-101 (×1000.000000 power_of_ten, v0" in lot_page and "0.443000 kg/kWh" in lot_page
