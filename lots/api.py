@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -35,7 +34,7 @@ from lots.tasks import lot_certificate_refresh_task
 from moira.api import ScopedViewSet, holds_role_somewhere
 from moira.units import decimal_or_none
 from plants.models import Role
-from plants.selectors import MANAGER_ROLES, STAFF_ROLES, WRITE_ROLES, buyer_grants_for, plants_for
+from plants.selectors import MANAGER_ROLES, STAFF_ROLES, WRITE_ROLES, buyer_grants_for, plants_for, visible_to_staff_or_buyer
 from power.tasks import runs_allocate_task
 
 
@@ -285,11 +284,7 @@ class ShipmentViewSet(ScopedViewSet):
     input_serializer_class = s.ShipmentInputSerializer
 
     def get_queryset(self):
-        user = self.request.user
-        visible = Q(plant__in=plants_for(user, STAFF_ROLES))
-        for grant in buyer_grants_for(user):
-            visible |= Q(plant_id=grant.plant_id, buyer_id=grant.buyer_id)
-        return self.queryset.filter(visible)
+        return self.queryset.filter(visible_to_staff_or_buyer(self.request.user))
 
     def perform_service(self, data):
         allocations = [(row["lot"], row["mass_kg"]) for row in data.pop("allocations")]
@@ -324,11 +319,7 @@ class AcceptanceConditionViewSet(ScopedViewSet):
     write_roles = (*MANAGER_ROLES, Role.BUYER)
 
     def get_queryset(self):
-        user = self.request.user
-        visible = Q(plant__in=plants_for(user, STAFF_ROLES))
-        for grant in buyer_grants_for(user):
-            visible |= Q(plant_id=grant.plant_id, buyer_id=grant.buyer_id)
-        return self.queryset.filter(visible)
+        return self.queryset.filter(visible_to_staff_or_buyer(self.request.user))
 
     def perform_service(self, data):
         user, plant = self.request.user, data["plant"]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from plants.models import Membership, Organisation, Plant, Role
 
@@ -27,3 +27,11 @@ def buyer_organisations_for(user) -> QuerySet[Organisation]:
 
 def buyer_grants_for(user) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user, role=Role.BUYER)
+
+
+def visible_to_staff_or_buyer(user) -> Q:
+    """Rows (with `plant` and `buyer`) of the user's plants, or addressed to an organisation it buys for."""
+    visible = Q(plant__in=plants_for(user, STAFF_ROLES))
+    for grant in buyer_grants_for(user):
+        visible |= Q(plant_id=grant.plant_id, buyer_id=grant.buyer_id)
+    return visible
