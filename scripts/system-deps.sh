@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the Debian packages Moira needs (zbar, Tesseract with Japanese and English), only if missing.
+# Install the Debian packages Moira needs (zbar, Tesseract with Japanese and English, Chromium for the browser
+# tests, a Japanese font), only if missing.
 set -euo pipefail
 
 packages=()
@@ -10,6 +11,10 @@ for lang in jpn eng; do
   fi
 done
 ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || packages+=(libzbar0)
+# Debian's Chromium drives the browser tests of the workers' app (Playwright never downloads a browser here).
+[ -x /usr/bin/chromium ] || packages+=(chromium)
+# A Japanese font, so that screenshots and PDFs in Japanese render real glyphs.
+dpkg -s fonts-ipafont-gothic >/dev/null 2>&1 || packages+=(fonts-ipafont-gothic)
 for extra in "$@"; do
   dpkg -s "$extra" >/dev/null 2>&1 || packages+=("$extra")
 done
