@@ -82,7 +82,7 @@ def test_exports_open_in_excel_and_keep_to_the_users_plants(demo):
 
 def test_today_shows_runs_loggers_and_the_chain(demo):
     page = client_as("manager").get("/dashboard/").content.decode()
-    assert 'class="ok" id="chain">Intact' in page
+    assert 'class="ok" id="chain">正常' in page  # Japanese first
     assert "A-101" in page
     lot_page = client_as("manager").get(f"/dashboard/lots/{Lot.objects.filter(plant__code='kanto').first().pk}/").content.decode()
     assert lot_page.count("<svg") >= 3  # a power curve per logger of the run's line
