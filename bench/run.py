@@ -103,6 +103,9 @@ def main() -> None:
         results.update(power.run(float(os.environ.get("BENCH_SCALE", "1"))))
     else:
         print("PostgreSQL is not reachable: the power benchmarks (ingest, allocate_all, certificate_p95) are skipped.")
+    from bench import images
+
+    results |= images.run()
     results |= {
         "lot_certificate_30_units": {"value": round(value, 3), "unit": "ms (p95)", "baseline": round(baseline, 3),
                                      "ratio": round(value / baseline, 2)},
