@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import random
 import statistics
 import time
@@ -18,6 +19,8 @@ from frontend.views import SHELL_STATIC, _file_bytes
 from lots import imaging
 
 ROOT = Path(__file__).resolve().parent.parent
+# As in production (Dockerfile): one OpenMP thread per tesseract run is faster for nameplate-sized images.
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 
 def shell_bytes() -> dict:
