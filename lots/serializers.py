@@ -144,6 +144,8 @@ class ProductInputSerializer(serializers.Serializer):
     vin = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     recycling_ticket_id = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     unit_mass_kg = mass(MAX_UNIT_MASS_KG, required=False, allow_null=True)
+    nameplate_photo = PlantScopedField(Photo, required=False, allow_null=True,
+                                       help_text="The photo read by nameplates/ before the unit existed; kept as its evidence.")
 
     def validate(self, attrs):
         if attrs["kind"] == ProductKind.VEHICLE and attrs.get("selection_count") is not None:

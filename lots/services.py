@@ -27,6 +27,7 @@ from lots.models import (
     ModelProfile,
     Output,
     Part,
+    Photo,
     Product,
     ProductStatus,
     Relabelling,
@@ -66,8 +67,11 @@ def intake_create(*, plant: Plant, slip_number: str, received_on: dt.date, expec
 
 
 @transaction.atomic
-def product_create(*, plant: Plant, kind: str, actor, intake: Intake | None = None, label_code: str = "", **fields) -> Product:
-    """Register a unit, optionally under a slip and with its QR label attached at once."""
+def product_create(*, plant: Plant, kind: str, actor, intake: Intake | None = None, label_code: str = "",
+                   nameplate_photo: Photo | None = None, **fields) -> Product:
+    """Register a unit, optionally under a slip, with its QR label attached and its nameplate photo linked."""
+    if nameplate_photo is not None and (nameplate_photo.plant_id != plant.pk or nameplate_photo.product_id is not None):
+        raise reject("nameplate_photo", "This photo belongs to another plant or unit.")
     if intake is not None and intake.plant_id != plant.pk:
         raise reject("intake", "The slip belongs to another plant.")
     if intake is not None and intake.products.count() >= intake.expected_count:
@@ -77,6 +81,9 @@ def product_create(*, plant: Plant, kind: str, actor, intake: Intake | None = No
                  payload={"kind": kind, "maker": product.maker, "model": product.model, "serial_number": product.serial_number})
     if label_code:
         label_attach(product=product, code=label_code, actor=actor, field="label")
+    if nameplate_photo is not None:
+        nameplate_photo.product = product
+        nameplate_photo.save(update_fields=["product"])
     return product
 
 

@@ -1,7 +1,7 @@
 """Idempotency-Key for API writes: the offline queue of the workers' app replays actions without doubling them.
 
-Keyed by the credential that sent the request (a hash of the Authorization header or the session cookie),
-so the check happens before authentication and one user's key can never replay another's response.
+Keyed by who sent the request (the session's user, or a hash of the Authorization header), so one user's
+key can never replay another's response.
 A replay returns the first response with `Idempotent-Replay: true`; a replay while the first is still
 running gets 409 and `Retry-After`; responses that say "try again" (409, 429, 5xx) are not kept.
 """
@@ -25,7 +25,14 @@ ABANDONED_AFTER = dt.timedelta(minutes=5)
 
 
 def _identity(request) -> str | None:
-    credential = request.headers.get("Authorization") or request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    # A browser session is keyed by its user, not its cookie: logging in again rotates the session key, and a
+    # replay after that must still find the first answer. API tokens are checked later, by DRF, so their
+    # requests are keyed by the credential itself.
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and not request.headers.get("Authorization"):
+        credential = f"user:{user.pk}"
+    else:
+        credential = request.headers.get("Authorization") or request.COOKIES.get(settings.SESSION_COOKIE_NAME)
     return hashlib.sha256(credential.encode()).hexdigest() if credential else None
 
 

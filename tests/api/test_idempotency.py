@@ -82,3 +82,18 @@ def test_device_clock_and_offset_are_kept_with_the_action(token_client, plant):
 def test_server_time_is_given_with_an_offset(token_client):
     body = token_client.get("/api/v1/time/").json()
     assert dt.datetime.fromisoformat(body["server_time"]).tzinfo is not None
+
+
+def test_a_replay_after_logging_in_again_still_finds_the_first_answer(worker, plant):
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(worker)
+    first = browser.post("/api/v1/lots/", {"plant": plant.pk, "code": "L-S", "processed_mass_kg": "100"}, content_type="application/json",
+                         HTTP_IDEMPOTENCY_KEY="s-1")
+    browser.logout()
+    browser.force_login(worker)  # a new session key
+    again = browser.post("/api/v1/lots/", {"plant": plant.pk, "code": "L-S", "processed_mass_kg": "100"}, content_type="application/json",
+                         HTTP_IDEMPOTENCY_KEY="s-1")
+    assert first.status_code == 201 and again["Idempotent-Replay"] == "true"
+    assert Lot.objects.filter(code="L-S").count() == 1

@@ -108,3 +108,14 @@ def test_dismantling_photo_is_attached_to_its_record(worker_api, worker, plant):
                                {"image": image_file(FIXTURES / "images" / "pyzbar-empty.png")}, format="multipart")
     assert response.status_code == 201
     assert Photo.objects.get().dismantling_id == record["id"]
+
+
+def test_a_nameplate_read_before_the_unit_existed_is_linked_when_the_unit_is_registered(worker_api, plant):
+    photo = FIXTURES / "nameplates" / "nameplate-02-fuji-en.jpg"
+    read = worker_api.post("/api/v1/nameplates/", {"image": image_file(photo), "plant": plant.pk}, format="multipart").json()
+    product = worker_api.post("/api/v1/products/", {"plant": plant.pk, "kind": "vending_machine", **{
+        k: v for k, v in read["suggestions"].items() if v is not None}, "nameplate_photo": read["photo"]}, format="json")
+    assert product.status_code == 201, product.json()
+    assert Photo.objects.get(pk=read["photo"]).product_id == product.json()["id"]
+    again = worker_api.post("/api/v1/products/", {"plant": plant.pk, "kind": "vending_machine", "nameplate_photo": read["photo"]}, format="json")
+    assert "nameplate_photo" in again.json()
