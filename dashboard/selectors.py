@@ -8,7 +8,10 @@ from decimal import Decimal
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
-from lots.models import Fraction, Lot, Output, Run
+from lots.certificates import shipment_certificate
+from lots.models import AcceptanceCondition, Fraction, Lot, Output, Run, Shipment
+from lots.selectors import acceptance_for
+from moira.units import decimal_or_none
 from power.models import Logger, Reading, SyncPair
 
 
@@ -60,3 +63,18 @@ def run_power_points(run, logger) -> list[tuple[dt.datetime, Decimal]]:
     rows = (Reading.objects.filter(logger=logger, time__gt=run.started_at - margin, time__lt=end + margin, energy_wh__isnull=False)
             .order_by("time").values_list("time", "energy_wh", "interval_s"))
     return [(t, wh * logger.multiplier * 3600 / interval_s / 1000) for t, wh, interval_s in rows]
+
+
+def shipments_breaking_conditions(plants, *, days: int = 30) -> list[tuple]:
+    """Recent shipments whose certified Cu/Cr break their buyer's newest acceptance condition."""
+    since = timezone.now() - dt.timedelta(days=days)
+    conditioned = AcceptanceCondition.objects.filter(plant=OuterRef("plant"), buyer=OuterRef("buyer"))
+    flagged = []
+    for shipment in (Shipment.objects.filter(plant__in=plants, shipped_at__gte=since).filter(Exists(conditioned))
+                     .select_related("buyer").order_by("-shipped_at")):
+        payload = shipment_certificate(shipment).payload
+        verdict = acceptance_for(plant_id=shipment.plant_id, buyer_id=shipment.buyer_id, cu_mass_pct=decimal_or_none(payload["cu_mass_pct"]),
+                                 cr_mass_pct=decimal_or_none(payload["cr_mass_pct"]))
+        if verdict and not verdict["met"]:
+            flagged.append((shipment, verdict["problems"]))
+    return flagged

@@ -38,7 +38,7 @@ def today(request):
     return render(request, "dashboard/today.html", {
         "open_runs": selectors.open_runs(plants), "finished_runs": selectors.runs_finished_since(plants, midnight - dt.timedelta(days=1)),
         "waiting": selectors.lots_waiting_for_weights(plants), "loggers": selectors.logger_health(plants),
-        "chain_entries": count, "chain_broken": broken,
+        "chain_entries": count, "chain_broken": broken, "flagged": selectors.shipments_breaking_conditions(plants),
     })
 
 

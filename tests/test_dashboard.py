@@ -57,6 +57,8 @@ def test_buyers_see_only_their_shipments_and_anyone_with_a_digest_sees_its_certi
     response = client_as("buyer").post("/buyer/", {"plant": mine.plant_id, "grade_label": "Cu1-Cr1"})
     assert response.status_code == 302
     assert "Cu grade is Cu2" in client_as("buyer").get("/buyer/").content.decode()
+    flagged = client_as("manager").get("/dashboard/").content.decode().split('id="flagged"')[1].split("</ul>")[0]
+    assert "Cu grade is Cu2" in flagged and mine.buyer.name in flagged
 
 
 def test_certificate_pdf_carries_a_qr_code_back_to_its_verify_page(demo):
