@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -46,10 +49,6 @@ def event_append(*, action: str, obj: models.Model, actor=None, plant=None, payl
 
 
 def _json_roundtrip(payload: dict) -> dict:
-    import json
-
-    from django.core.serializers.json import DjangoJSONEncoder
-
     return json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
 
 

@@ -13,6 +13,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from crawler import pw3360
+from lots.certificates import lot_certificate_refresh
+from lots.models import Run
 from moira.services import ensure_unique, reject, save_and_log
 from plants.models import Line, Plant
 from power import calc, selectors
@@ -247,8 +249,6 @@ def _chain_next_file(*, logger: Logger, last: ReadingRow, interval: dt.timedelta
 
 
 def _runs_touching(logger: Logger, start: dt.datetime, end: dt.datetime) -> list[int]:
-    from lots.models import Run
-
     return list(Run.objects.filter(line_id=logger.line_id, started_at__lt=end).filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start))
                 .values_list("id", flat=True))
 
@@ -271,9 +271,6 @@ def run_energy_compute(run) -> RunEnergy | None:
 
 def runs_allocate(*, run_ids) -> list[int]:
     """Recompute the energy of these runs and bring their lots' shown certificates up to date."""
-    from lots.certificates import lot_certificate_refresh
-    from lots.models import Run
-
     lot_ids = set()
     for run in Run.objects.filter(pk__in=run_ids).select_related("line"):
         with transaction.atomic():
@@ -286,8 +283,6 @@ def runs_allocate(*, run_ids) -> list[int]:
 
 def recent_runs_allocate(*, days: int = 7) -> list[int]:
     """Safety net for the nightly beat: recompute every run of the last `days` days."""
-    from lots.models import Run
-
     since = timezone.now() - dt.timedelta(days=days)
     return runs_allocate(run_ids=list(Run.objects.filter(started_at__gte=since).values_list("id", flat=True)))
 
@@ -321,8 +316,6 @@ ON CONFLICT (run_id) DO UPDATE SET energy_kwh = EXCLUDED.energy_kwh, covered_s =
 
 def runs_allocate_all() -> int:
     """Recompute every finished run's energy at once: one SQL statement on PostgreSQL, run by run elsewhere."""
-    from lots.models import Run
-
     if connection.vendor != "postgresql":
         runs = list(Run.objects.filter(ended_at__isnull=False).select_related("line"))
         for run in runs:
