@@ -53,7 +53,8 @@ def lot_power(lot) -> tuple[dict, dict, list[str]]:
     plant = lot.plant
     runs, totals, missing = [], [], []
     co2_total, co2_known = Decimal("0"), True
-    for run in lot.runs.select_related("line").order_by("started_at", "pk"):
+    lot_runs = list(lot.runs.select_related("line").order_by("started_at", "pk"))
+    for run in lot_runs:
         if run.ended_at is None:
             missing.append(f"run on {run.line.code} from {run.started_at.isoformat()} has not been stopped")
             continue
@@ -87,7 +88,7 @@ def lot_power(lot) -> tuple[dict, dict, list[str]]:
             "co2_kg": _text(run_co2),
         })
     combined = calc.combine(totals)
-    if not lot.runs.exists():
+    if not lot_runs:
         missing.append("the lot has no metered run")
     energy = combined.energy_kwh if totals else None
     co2 = co2_total if (energy is not None and co2_known) else None
