@@ -53,21 +53,32 @@ def lot_list(request):
     rows = [(lot, lot_certificate(lot).payload) for lot in lots[:50]]
     if request.GET.get("grade"):
         rows = [(lot, p) for lot, p in rows if p["grade_label"] == request.GET["grade"]]
+    trend_by = request.GET.get("trend_by") if request.GET.get("trend_by") in TREND_GROUPS else "sorting"
     return render(request, "dashboard/lots.html", {
-        "rows": rows, "trends": _trends(rows),
+        "rows": rows, "trends": _trends(rows, trend_by), "trend_by": trend_by,
         "compared": [(lot, p) for lot, p in rows if p["analysis"] and p["estimate"]["cu_mass_pct"] is not None],
     })
 
 
-def _trends(rows) -> list[str]:
-    """kWh/t, t-CO2/t and Cu % over time per sorting method, from the lots on the page."""
+TREND_FIGURES = (("energy_kwh_per_t", "kWh/t", "kWh/t"), ("co2_t_per_t", "CO2/t", "t-CO2/t"),
+                 ("cu_mass_pct", "Cu", "mass %"), ("cr_mass_pct", "Cr", "mass %"))
+TREND_GROUPS = {
+    "sorting": lambda payload: payload["lot"]["sorting_method"] or "—",
+    # A lot shredded on two lines belongs to neither line's trend alone.
+    "line": lambda payload: "+".join(sorted({run["line"] for run in payload["power"]["runs"]})) or "—",
+}
+
+
+def _trends(rows, group_by: str) -> list[str]:
+    """kWh/t, t-CO2/t, Cu % and Cr % over the lots' shredding days, one line per sorting method or shredder line."""
+    group_of = TREND_GROUPS[group_by]
     charts_out = []
-    for key, title, unit in (("energy_kwh_per_t", "kWh/t", "kWh/t"), ("co2_t_per_t", "CO2/t", "t-CO2/t"), ("cu_mass_pct", "Cu", "mass %")):
+    for key, title, unit in TREND_FIGURES:
         series: dict[str, list] = {}
         for _, payload in rows:
             value, day = payload[key], payload["lot"]["shredded_on"]
             if value is not None and day:
-                series.setdefault(payload["lot"]["sorting_method"] or "—", []).append((dt.date.fromisoformat(day), decimal_or_none(value)))
+                series.setdefault(group_of(payload), []).append((dt.date.fromisoformat(day), decimal_or_none(value)))
         charts_out.append(charts.trend_svg(series, title=title, unit=unit))
     return charts_out
 

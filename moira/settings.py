@@ -107,7 +107,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Tests use a file, not shared-cache memory: there a lock held by the live server's thread fails at once
     # ("table is locked") instead of waiting out the timeout above.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # MOIRA_SQLITE_TEST_FILE lets two test runs share a checkout without sharing a database.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("MOIRA_SQLITE_TEST_FILE") or str(BASE_DIR / ".test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # TIME AND LANGUAGE: aware UTC inside, the plant's zone only at the edges

@@ -92,8 +92,17 @@ def test_today_shows_runs_loggers_and_the_chain(demo):
 
 def test_lots_page_draws_trends_and_compares_estimates_with_analyses(demo):
     page = client_as("manager").get("/dashboard/lots/").content.decode()
-    assert page.count('class="trend"') == 3
+    assert page.count('class="trend"') == 4  # kWh/t, CO2/t, Cu, Cr
     assert 'id="compared"' in page and "handheld XRF" in page
+    legends = {lot.sorting_method.code for lot in Lot.objects.filter(plant__code="kanto", sorting_method__isnull=False)}
+    assert all(f">{code}</text>" in page for code in legends)
+
+
+def test_trends_can_be_drawn_per_shredder_line(demo):
+    page = client_as("manager").get("/dashboard/lots/?trend_by=line").content.decode()
+    lines = {run.line.code for lot in Lot.objects.filter(plant__code="kanto") for run in lot.runs.all()}
+    assert lines and all(f">{code}</text>" in page for code in lines)
+    assert "<strong>ライン別</strong>" in page
 
 
 def test_verify_page_links_each_figure_to_its_inputs(demo):
