@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from lots.certificates import shipment_certificate
-from lots.models import AcceptanceCondition, Fraction, Lot, Output, Run, Shipment
+from lots.models import AcceptanceCondition, Fraction, Lot, Output, Run, Shipment, ShipmentAlert
 from lots.selectors import acceptance_for
 from moira.units import decimal_or_none
 from power.models import Logger, Reading, SyncPair
@@ -78,3 +78,9 @@ def shipments_breaking_conditions(plants, *, days: int = 30) -> list[tuple]:
         if verdict and not verdict["met"]:
             flagged.append((shipment, verdict["problems"]))
     return flagged
+
+
+def open_shipment_alerts(visible: Q, *, days: int = 30):
+    """Planned shipments flagged against a buyer's condition and not dispatched (yet), newest first."""
+    since = timezone.now() - dt.timedelta(days=days)
+    return ShipmentAlert.objects.filter(visible, shipment=None, raised_at__gte=since).select_related("plant", "buyer").order_by("-raised_at")

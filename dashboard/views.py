@@ -4,6 +4,7 @@ import datetime as dt
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -18,7 +19,7 @@ from lots.models import AcceptanceCondition, Certificate, Lot, Shipment
 from lots.selectors import acceptance_for
 from moira.units import decimal_or_none
 from plants.models import Role
-from plants.selectors import buyer_grants_for, plants_for
+from plants.selectors import buyer_grants_for, plants_for, visible_to_staff_or_buyer
 
 READ_ROLES = (Role.MANAGER, Role.AUDITOR)
 
@@ -39,6 +40,7 @@ def today(request):
         "open_runs": selectors.open_runs(plants), "finished_runs": selectors.runs_finished_since(plants, midnight - dt.timedelta(days=1)),
         "waiting": selectors.lots_waiting_for_weights(plants), "loggers": selectors.logger_health(plants),
         "chain_entries": count, "chain_broken": broken, "flagged": selectors.shipments_breaking_conditions(plants),
+        "alerts": selectors.open_shipment_alerts(Q(plant__in=plants)),
     })
 
 
@@ -160,6 +162,8 @@ def buyer_portal(request):
                                      cu_mass_pct=decimal_or_none(document["cu_mass_pct"]), cr_mass_pct=decimal_or_none(document["cr_mass_pct"]))
             rows.append((shipment, document, verdict))
     conditions = AcceptanceCondition.objects.filter(buyer__in={g.buyer_id for g in grants}, plant__in={g.plant_id for g in grants})
-    return render(request, "dashboard/buyer.html", {"rows": rows, "grants": grants, "conditions": conditions.order_by("-created_at"),
-                                                    "error": error})
+    return render(request, "dashboard/buyer.html", {
+        "rows": rows, "alerts": selectors.open_shipment_alerts(visible_to_staff_or_buyer(request.user)), "grants": grants,
+        "conditions": conditions.order_by("-created_at"), "error": error,
+    })
 

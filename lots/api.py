@@ -28,6 +28,7 @@ from lots.models import (
     Product,
     Run,
     Shipment,
+    ShipmentAlert,
     SortingMethod,
 )
 from lots.tasks import lot_certificate_refresh_task
@@ -304,10 +305,27 @@ class ShipmentViewSet(ScopedViewSet):
     @extend_schema(request=s.ShipmentPreviewSerializer, responses=OpenApiTypes.OBJECT)
     @action(detail=False, methods=["post"])
     def preview(self, request):
-        """Before dispatch: the Cu/Cr and grade a shipment would carry, and whether the buyer's conditions hold."""
+        """Before dispatch: the Cu/Cr and grade a shipment would carry, and whether the buyer's conditions hold.
+
+        A plan that breaks them raises an alert (`shipment-alerts/`) that the buyer sees at once.
+        """
         data = _validated(s.ShipmentPreviewSerializer, request, self)
         allocations = [(row["lot"], row["mass_kg"]) for row in data["allocations"]]
-        return Response(selectors.shipment_preview(plant=data["plant"], buyer=data["buyer"], allocations=allocations))
+        preview = selectors.shipment_preview(plant=data["plant"], buyer=data["buyer"], allocations=allocations)
+        alert = services.shipment_alert_raise(plant=data["plant"], buyer=data["buyer"], allocations=allocations, preview=preview,
+                                              actor=request.user)
+        preview["alert"] = None if alert is None else s.ShipmentAlertSerializer(alert).data
+        return Response(preview)
+
+
+class ShipmentAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Planned shipments that break a buyer's condition, raised by `shipments/preview/`: plant staff and that buyer see them."""
+
+    queryset = ShipmentAlert.objects.select_related("buyer").order_by("-raised_at", "-id")
+    serializer_class = s.ShipmentAlertSerializer
+
+    def get_queryset(self):
+        return self.queryset.filter(visible_to_staff_or_buyer(self.request.user))
 
 
 class AcceptanceConditionViewSet(ScopedViewSet):

@@ -389,3 +389,29 @@ class AcceptanceCondition(models.Model):
                 name="acceptance_condition_sets_a_limit",
             )
         ]
+
+
+class ShipmentAlert(models.Model):
+    """A planned shipment that breaks its buyer's acceptance condition, raised when staff preview it.
+
+    Both sides see it before dispatch: plant staff on the dashboard, the buyer in its portal. When the
+    shipment is then recorded with the same lots and masses, the alert points at it.
+    """
+
+    plant = models.ForeignKey(Plant, on_delete=models.PROTECT, related_name="shipment_alerts")
+    buyer = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="shipment_alerts")
+    condition = models.ForeignKey(AcceptanceCondition, on_delete=models.PROTECT, related_name="alerts")
+    # SHA-256 of the lots and masses: the same plan previewed twice is one alert, and the shipment finds it.
+    plan_sha256 = models.CharField(max_length=64)
+    allocations = models.JSONField(help_text='[{"lot": code, "mass_kg": "…"}]')
+    cu_mass_pct = pct_field(null=True, blank=True)
+    cr_mass_pct = pct_field(null=True, blank=True)
+    grade_label = models.CharField(max_length=20, blank=True)
+    problems = models.JSONField()
+    raised_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    raised_at = models.DateTimeField(auto_now_add=True)
+    shipment = models.ForeignKey(Shipment, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["plant", "buyer", "condition", "plan_sha256"], name="one_alert_per_plan")]
+        indexes = [models.Index(fields=["plant", "buyer", "raised_at"])]

@@ -28,6 +28,7 @@ from lots.models import (
     Relabelling,
     Run,
     Shipment,
+    ShipmentAlert,
     ShipmentAllocation,
     SortingMethod,
 )
@@ -348,6 +349,13 @@ class AcceptanceConditionSerializer(ModelSerializer):
     class Meta:
         model = AcceptanceCondition
         fields = ["id", "plant", "buyer", "max_cu_mass_pct", "max_cr_mass_pct", "grade_label", "note", "created_at"]
+
+
+class ShipmentAlertSerializer(ModelSerializer):
+    class Meta:
+        model = ShipmentAlert
+        fields = ["id", "plant", "buyer", "condition", "allocations", "cu_mass_pct", "cr_mass_pct", "grade_label", "problems",
+                  "raised_at", "shipment"]
 
 
 class AcceptanceConditionInputSerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from audit.services import event_append
 from lots import calc, codes
 from lots.catalogue import PATTERN_PRESETS
 from lots.models import (
@@ -34,11 +35,13 @@ from lots.models import (
     RemovedPart,
     Run,
     Shipment,
+    ShipmentAlert,
     ShipmentAllocation,
     SortingMethod,
 )
 from lots.selectors import lot_feed, lot_shippable_mass_kg
 from moira.services import ensure_unique, reject, save_and_log
+from moira.units import canonical_json, quantize, sha256_hex
 from plants.models import Line, Organisation, Plant
 
 # Phones and servers disagree by seconds; a run or weighing minutes in the future is a wrong clock or date.
@@ -436,7 +439,31 @@ def shipment_create(
         ShipmentAllocation.objects.bulk_create(ShipmentAllocation(shipment=shipment, lot=lot, mass_kg=m) for lot, m in allocations)
     except IntegrityError as exc:  # pragma: no cover - the checks above make this a race only
         raise reject("allocations", "The allocations conflict with another shipment; retry.") from exc
+    ShipmentAlert.objects.filter(plant=plant, buyer=buyer, plan_sha256=shipment_plan_sha256(allocations), shipment=None).update(shipment=shipment)
     return shipment
+
+
+def shipment_plan_sha256(allocations: Sequence[tuple[Lot, Decimal]]) -> str:
+    return sha256_hex(canonical_json({"allocations": sorted([lot.pk, str(quantize(mass_kg, 3))] for lot, mass_kg in allocations)}))
+
+
+@transaction.atomic
+def shipment_alert_raise(*, plant: Plant, buyer: Organisation, allocations: Sequence[tuple[Lot, Decimal]], preview: dict,
+                         actor) -> ShipmentAlert | None:
+    """Flag a planned shipment that breaks the buyer's condition to both sides; the same plan raises one alert."""
+    verdict = preview["acceptance"]
+    if verdict is None or verdict["met"]:
+        return None
+    alert, created = ShipmentAlert.objects.get_or_create(
+        plant=plant, buyer=buyer, condition_id=verdict["condition"], plan_sha256=shipment_plan_sha256(allocations),
+        defaults={"allocations": [{"lot": row["lot"], "mass_kg": row["mass_kg"]} for row in preview["lots"]],
+                  "cu_mass_pct": preview["cu_mass_pct"], "cr_mass_pct": preview["cr_mass_pct"],
+                  "grade_label": preview["grade_label"] or "", "problems": verdict["problems"], "raised_by": actor},
+    )
+    if created:
+        event_append(action="shipment_alert.raise", obj=alert, actor=actor, plant=plant,
+                     payload={"buyer": buyer.code, "allocations": alert.allocations, "problems": alert.problems})
+    return alert
 
 
 @transaction.atomic

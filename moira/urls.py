@@ -28,6 +28,7 @@ router.register("runs", lots_api.RunViewSet, basename="run")
 router.register("outputs", lots_api.OutputViewSet, basename="output")
 router.register("analyses", lots_api.AnalysisViewSet, basename="analysis")
 router.register("shipments", lots_api.ShipmentViewSet, basename="shipment")
+router.register("shipment-alerts", lots_api.ShipmentAlertViewSet, basename="shipment-alert")
 router.register("acceptance-conditions", lots_api.AcceptanceConditionViewSet, basename="acceptance-condition")
 
 api_v1 = [

@@ -10,7 +10,7 @@ import pytest
 from audit.models import IdempotentRequest
 from lots import services
 from lots.codes import display
-from lots.models import Dismantling, Intake, Lot, Output, Product, ProductStatus, RemovedPart, Run, Shipment
+from lots.models import Dismantling, Intake, Lot, Output, Product, ProductStatus, RemovedPart, Run, Shipment, ShipmentAlert
 from tests.frontend.support import act, confirm, pending, type_code, wait_pending, wait_ready
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -119,6 +119,30 @@ def test_weigh_and_ship_from_the_app(app, plant, line, worker, buyer_org):
     shipment = Shipment.objects.get()
     assert (shipment.buyer, str(shipment.mass_kg)) == (buyer_org, "2000.000")
     assert [(a.lot, str(a.mass_kg)) for a in shipment.allocations.all()] == [(lot, "2000.000")]
+
+
+def test_a_shipment_that_breaks_the_buyers_conditions_is_flagged_before_it_leaves(app, plant, line, worker, buyer_org):
+    services.lot_create(plant=plant, code="LOT-X", processed_mass_kg=3000, actor=worker)  # no units: Cu/Cr unknown
+    services.acceptance_condition_create(plant=plant, buyer=buyer_org, grade_label="Cu2-Cr2", actor=worker)
+    page = app.open("#/ship")
+    page.click(f"[data-test=buyer-{buyer_org.pk}]")
+    page.fill("[data-test=ship-lot-LOT-X]", "1000")
+    page.click("[data-test=ship-save]")
+    question = page.wait_for_selector("[data-test=ask]").inner_text()
+    assert "Cu grade is unknown" in question and "買い手に通知しました" in question
+    alert = ShipmentAlert.objects.get()
+    assert (alert.buyer, alert.allocations, alert.shipment) == (buyer_org, [{"lot": "LOT-X", "mass_kg": "1000.000"}], None)
+    page.click("[data-test=ask-no]")
+    assert "Cu grade is unknown" in page.inner_text("[data-test=ship-verdict-broken]")
+    assert not Shipment.objects.exists()
+
+    page.evaluate("document.getElementById('toast').replaceChildren()")
+    page.click("[data-test=ship-save]")
+    confirm(page)  # ship anyway: the buyer was told
+    assert page.wait_for_selector("#toast [data-test^=toast-]").get_attribute("data-test") == "toast-ok"
+    shipment = Shipment.objects.get()
+    alert.refresh_from_db()
+    assert alert.shipment == shipment and ShipmentAlert.objects.count() == 1
 
 
 def test_the_network_cut_halfway_loses_nothing_and_doubles_nothing(app, plant, line, worker):

@@ -79,6 +79,22 @@ export async function upload(path, fields, { timeoutMs = 90000 } = {}) {
   }
 }
 
+// A question that needs its answer now (a shipment preview): JSON in and out, not queued.
+export async function postJSON(path, body, { timeoutMs = 10000 } = {}) {
+  const timer = withTimeout(timeoutMs);
+  try {
+    const response = await fetch(API + path, {
+      method: "POST", body: JSON.stringify(body), credentials: "same-origin", signal: timer.signal,
+      headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+    });
+    return { ok: response.ok, status: response.status, data: await parse(response), offline: false };
+  } catch {
+    return { ok: false, status: 0, data: null, offline: true };
+  } finally {
+    timer.done();
+  }
+}
+
 export function newKey() {
   if (crypto.randomUUID) return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));

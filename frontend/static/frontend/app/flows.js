@@ -1,6 +1,6 @@
 // The worker flows: intake, labels, identify, dismantle, reserve, shredder runs, weigh, ship.
 // Every write goes through ctx.act (the offline queue); objects made offline are referred to by queue key.
-import { errorText, getJSON, upload } from "moira/api";
+import { errorText, getJSON, postJSON, upload } from "moira/api";
 import * as clock from "moira/clock";
 import { display } from "moira/codes";
 import { formatTime, language, t } from "moira/i18n";
@@ -536,27 +536,53 @@ export async function ship(root, ctx) {
   let buyer = null;
   const code = input({ name: "shipment_code", test: "shipment-code" });
   const total = h("p", { class: "big", test: "ship-total" }, "0 kg");
+  const verdict = h("div", { test: "ship-verdict", "aria-live": "polite" });
   const boxes = lots.slice(0, 10).map((lot) => {
     const box = input({ name: `lot-${lot.code}`, inputmode: "decimal", test: `ship-lot-${lot.code}`, placeholder: "0" });
-    box.addEventListener("input", () => { total.textContent = `${sum().toFixed(3).replace(/\.?0+$/, "")} kg`; });
+    box.addEventListener("input", () => { total.textContent = `${sum().toFixed(3).replace(/\.?0+$/, "")} kg`; clear(verdict); });
     return [lot, box];
   });
   const sum = () => boxes.reduce((acc, [, box]) => acc + (Number(decimal(box.value)) || 0), 0);
   clear(root, h("h1", {}, t("Ship")),
     card(h("h2", {}, t("Buyer")), buyers.length ? choice({ test: "buyer", value: null, options: buyers.map((b) => [b.id, b.name]),
-      onchange: (id) => { buyer = buyers.find((b) => b.id === id); } }) : h("p", {}, t("No buyer is known yet."))),
+      onchange: (id) => { buyer = buyers.find((b) => b.id === id); clear(verdict); } }) : h("p", {}, t("No buyer is known yet."))),
     card(h("h2", {}, t("Mass from each lot (kg)")), boxes.map(([lot, box]) => field(lot.code, box)), total),
     card(field(t("Shipment number (optional)"), code)),
+    verdict,
     h("button", { type: "button", class: "btn primary huge", test: "ship-save", onclick: async () => {
       const allocations = boxes.filter(([, box]) => decimal(box.value)).map(([lot, box]) => ({ lot: idOrRefOf(lot), mass_kg: decimal(box.value), code: lot.code }));
       if (!buyer || !allocations.length || allocations.some((a) => !validMass(a.mass_kg))) { toast(t("Choose the buyer and the mass from each lot."), "error"); return; }
+      const rows = allocations.map(({ lot, mass_kg }) => ({ lot, mass_kg }));
+      if (!(await buyerAccepts(verdict, { plant: plant.id, buyer: buyer.id, allocations: rows }, buyer))) return;
       const kg = (allocations.reduce((grams, a) => grams + Math.round(Number(a.mass_kg) * 1000), 0) / 1000).toFixed(3);
       const tap = clock.tap();
       const item = await ctx.act({ kind: "shipment", path: "shipments/", tap, summary: { buyer: buyer.name, mass_kg: kg },
-        body: { plant: plant.id, buyer: buyer.id, code: code.value.trim(), shipped_at: tap.iso, mass_kg: kg,
-          allocations: allocations.map(({ lot, mass_kg }) => ({ lot, mass_kg })) } });
+        body: { plant: plant.id, buyer: buyer.id, code: code.value.trim(), shipped_at: tap.iso, mass_kg: kg, allocations: rows } });
       if (item.status !== "attention") ctx.route();
     } }, t("Record the shipment")));
+}
+
+// Before dispatch: ask the server what the shipment would certify and whether the buyer's conditions hold.
+// A breaking plan is flagged to the buyer by the server; the worker decides whether to ship anyway.
+// Offline (or with lots not yet sent) the check cannot be made, and the shipment is not held back for it.
+async function buyerAccepts(verdict, plan, buyer) {
+  if (plan.allocations.some((row) => typeof row.lot !== "number")) return true;
+  const answer = await postJSON("shipments/preview/", plan);
+  if (!answer.ok) {
+    clear(verdict, card(h("p", { class: "reason", test: "ship-verdict-unknown" },
+      answer.status ? errorText(answer.data, answer.status) : t("The buyer's conditions could not be checked (no network)."))));
+    return answer.status === 0;
+  }
+  const { acceptance, grade_label: grade, cu_mass_pct: cu, cr_mass_pct: cr } = answer.data;
+  const figures = `Cu ${cu ?? "—"} % · Cr ${cr ?? "—"} % · ${grade || "—"}`;
+  if (!acceptance || acceptance.met) {
+    clear(verdict, card(h("p", { class: "ok", test: "ship-verdict-ok" },
+      `${figures} · ${acceptance ? t("meets the buyer's conditions") : t("the buyer set no conditions")}`)));
+    return true;
+  }
+  clear(verdict, card(h("p", { class: "reason", test: "ship-verdict-broken" }, `${figures} · ${acceptance.problems.join("; ")}`)));
+  return ask({ title: t("%(buyer)s's conditions are not met", { buyer: buyer.name }),
+    detail: `${acceptance.problems.join("; ")}. ${t("The buyer has been told.")}`, yes: t("Ship anyway"), danger: true });
 }
 
 export const screens = { intake, label, identify, dismantle, reserve, runs, weigh, ship };
