@@ -3,7 +3,7 @@ FROM python:3.11-slim-bookworm
 # One OpenMP thread per tesseract call is faster on small images and leaves cores to other requests.
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 MOIRA_MANIFEST_STATIC=True OMP_THREAD_LIMIT=1
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libzbar0 tesseract-ocr tesseract-ocr-jpn tesseract-ocr-eng libpq5 \
+ && apt-get install -y --no-install-recommends libzbar0 tesseract-ocr tesseract-ocr-jpn tesseract-ocr-eng libpq5 postgresql-client \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages Moira needs (zbar, Tesseract with Japanese and English, Chromium for the browser
-# tests, a Japanese font), only if missing.
+# tests, the PostgreSQL client tools for backups, a Japanese font), only if missing.
 set -euo pipefail
 
 packages=()
@@ -13,6 +13,10 @@ done
 ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || packages+=(libzbar0)
 # Debian's Chromium drives the browser tests of the workers' app (Playwright never downloads a browser here).
 [ -x /usr/bin/chromium ] || packages+=(chromium)
+# pg_dump, pg_restore and psql for scripts/backup.sh, scripts/restore.sh and their drill; they must be at least
+# the server's major version (Debian 12's postgresql-client is 15, like the server Moira is tested on).
+command -v pg_dump >/dev/null 2>&1 && command -v pg_restore >/dev/null 2>&1 && command -v psql >/dev/null 2>&1 \
+  || packages+=(postgresql-client)
 # A Japanese font, so that screenshots and PDFs in Japanese render real glyphs.
 dpkg -s fonts-ipafont-gothic >/dev/null 2>&1 || packages+=(fonts-ipafont-gothic)
 for extra in "$@"; do
