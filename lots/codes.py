@@ -18,7 +18,12 @@ _URL_TAIL = re.compile(r"/l/([0-9A-Za-z-]+)/?$")
 
 
 class InvalidLabelCode(ValueError):
-    pass
+    """`check_failed` tells a misread (a symbol wrong) from something that is not a label code at all."""
+
+    def __init__(self, raw: str, *, check_failed: bool):
+        self.raw, self.check_failed = raw, check_failed
+        super().__init__(f"{raw!r}: the check symbol does not match; re-read the label." if check_failed
+                         else f"{raw!r} is not a label code (9 symbols such as 7KQ2-M9XA-4).")
 
 
 def check_symbol(body: str) -> str:
@@ -46,9 +51,9 @@ def normalise(raw: str) -> str:
         text = url.group(1)
     code = text.upper().replace("-", "").replace(" ", "").translate(_LOOKALIKES)
     if len(code) != BODY_LENGTH + 1 or any(symbol not in _VALUE for symbol in code):
-        raise InvalidLabelCode(f"{raw!r} is not a label code (9 symbols such as 7KQ2-M9XA-4).")
+        raise InvalidLabelCode(raw, check_failed=False)
     if check_symbol(code[:-1]) != code[-1]:
-        raise InvalidLabelCode(f"{raw!r}: the check symbol does not match; re-read the label.")
+        raise InvalidLabelCode(raw, check_failed=True)
     return code
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from lots import calc, codes
 from lots.models import (
@@ -46,16 +47,22 @@ def label_lookup(*, plant_ids, raw_code: str) -> dict:
             "product": label.product_id if label and label.status == LabelStatus.ATTACHED else None}
 
 
+def label_code_problem(exc: codes.InvalidLabelCode) -> str:
+    if exc.check_failed:
+        return _("%(raw)s: the check symbol does not match; re-read the label.") % {"raw": repr(exc.raw)}
+    return _("%(raw)s is not a label code (9 symbols such as 7KQ2-M9XA-4).") % {"raw": repr(exc.raw)}
+
+
 def product_by_label(*, plant_ids, raw_code: str) -> Product:
     try:
         code = codes.normalise(raw_code)
     except codes.InvalidLabelCode as exc:
-        raise reject("code", str(exc)) from exc
+        raise reject("code", label_code_problem(exc)) from exc
     label = Label.objects.filter(code=code, plant__in=plant_ids).select_related("product").first()
     if label is None or label.product is None:
-        raise reject("code", f"No product carries label {codes.display(code)}.")
+        raise reject("code", _("No product carries label %(code)s.") % {"code": codes.display(code)})
     if label.status == LabelStatus.RETIRED:
-        raise reject("code", f"Label {codes.display(code)} was replaced; scan the product's new label.")
+        raise reject("code", _("Label %(code)s was replaced; scan the product's new label.") % {"code": codes.display(code)})
     return label.product
 
 
