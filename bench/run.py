@@ -2,7 +2,8 @@
 
 Runs on a scratch PostgreSQL database `moira_bench` when PostgreSQL answers on 127.0.0.1:5432 (or on
 BENCH_DATABASE_URL), else on SQLite in a temporary folder, where the power benchmarks are skipped.
-BENCH_SCALE (default 1) scales the power benchmarks' plant-year. Writes bench/results.json.
+BENCH_SCALE (default 1) scales the power benchmarks' plant-year. Writes bench/results.json; its `load` key comes from
+bench/load.py (the production stack under simulated workers; BENCH_LOAD_SECONDS per level, default 60; BENCH_LOAD=0 skips it).
 """
 
 from __future__ import annotations
@@ -84,6 +85,20 @@ def build_lot(units: int):
                                products=products, actor=actor)
 
 
+def load_figures() -> dict:
+    """The load benchmark (bench/load.py) in its own process: it starts the production stack on loopback."""
+    if connection.vendor != "postgresql" or os.environ.get("BENCH_LOAD") == "0":
+        return {"skipped": "needs PostgreSQL and Redis" if connection.vendor != "postgresql" else "BENCH_LOAD=0"}
+    import subprocess
+
+    out = Path(tempfile.mkdtemp(prefix="moira-load-")) / "load.json"
+    command = [sys.executable, str(ROOT / "bench" / "load.py"), "--out", str(out),
+               "--seconds", os.environ.get("BENCH_LOAD_SECONDS", "60")]
+    if subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL).returncode != 0 or not out.exists():
+        return {"skipped": "bench/load.py failed; run it alone to see why"}
+    return json.loads(out.read_text())
+
+
 def main() -> None:
     call_command("migrate", verbosity=0)
     lot = build_lot(units=30)
@@ -106,6 +121,7 @@ def main() -> None:
     from bench import images
 
     results |= images.run()
+    results["load"] = load_figures()
     results |= {
         "lot_certificate_30_units": {"value": round(value, 3), "unit": "ms (p95)", "baseline": round(baseline, 3),
                                      "ratio": round(value / baseline, 2)},

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import transaction
-from django.shortcuts import get_object_or_404
+from django.db.models import Count, Prefetch
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.generics import get_object_or_404  # unlike Django's, a non-numeric id is a 404, not a 500
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -33,6 +34,7 @@ from lots.models import (
 )
 from lots.tasks import lot_certificate_refresh_task
 from moira.api import ScopedViewSet, holds_role_somewhere
+from moira.jobs import enqueue_after_commit
 from moira.units import decimal_or_none
 from plants.models import Role
 from plants.selectors import MANAGER_ROLES, STAFF_ROLES, WRITE_ROLES, buyer_grants_for, plants_for, visible_to_staff_or_buyer
@@ -40,11 +42,11 @@ from power.tasks import runs_allocate_task
 
 
 def _refresh_certificate_after_commit(lot_id: int) -> None:
-    transaction.on_commit(lambda: lot_certificate_refresh_task.delay(lot_id))
+    enqueue_after_commit(lot_certificate_refresh_task, lot_id)
 
 
 def _allocate_after_commit(run_id: int) -> None:
-    transaction.on_commit(lambda: runs_allocate_task.delay([run_id]))
+    enqueue_after_commit(runs_allocate_task, [run_id])
 
 
 def _validated(serializer_class, request, view):
@@ -75,7 +77,7 @@ class ModelProfileViewSet(ScopedViewSet):
 
 
 class IntakeViewSet(ScopedViewSet):
-    queryset = Intake.objects.order_by("-received_on", "-id")
+    queryset = Intake.objects.annotate(products_count=Count("products")).order_by("-received_on", "-id")  # one query, not one per slip
     serializer_class = s.IntakeSerializer
     input_serializer_class = s.IntakeInputSerializer
 
@@ -131,7 +133,7 @@ class ProductViewSet(ScopedViewSet):
         services.label_attach(product=product, actor=request.user, **_validated(s.LabelCodeSerializer, request, self))
         return Response(s.ProductSerializer(Product.objects.get(pk=product.pk)).data)
 
-    @extend_schema(request=s.RelabelSerializer, responses=s.RelabellingSerializer)
+    @extend_schema(request=s.RelabelSerializer, responses={201: s.RelabellingSerializer})
     @action(detail=True, methods=["post"])
     def relabel(self, request, pk=None):
         """Replace the product's label; the old code is retired with the reason."""
@@ -153,7 +155,7 @@ class DismantlingViewSet(ScopedViewSet):
         removed = [(row["part"], row.get("measured_mass_kg")) for row in data.pop("parts", [])]
         return services.dismantling_record(actor=self.request.user, removed=removed, **data)
 
-    @extend_schema(request=s.ImageInputSerializer, responses=s.PhotoSerializer)
+    @extend_schema(request=s.ImageInputSerializer, responses={201: s.PhotoSerializer})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser], input_serializer_class=s.ImageInputSerializer)
     def photos(self, request, pk=None):
         """Keep a photo of the removed parts as evidence of this dismantling."""
@@ -188,7 +190,7 @@ class CalibrationViewSet(ScopedViewSet):
     def perform_service(self, data):
         return services.calibration_create(actor=self.request.user, **data)
 
-    @extend_schema(request=s.BlankRunCalibrationSerializer, responses=s.CalibrationSerializer)
+    @extend_schema(request=s.BlankRunCalibrationSerializer, responses={201: s.CalibrationSerializer})
     @action(detail=False, methods=["post"], url_path="from-blank-run")
     def from_blank_run(self, request):
         calibration = services.calibration_from_blank_run(actor=request.user, **_validated(s.BlankRunCalibrationSerializer, request, self))
@@ -196,7 +198,8 @@ class CalibrationViewSet(ScopedViewSet):
 
 
 class LotViewSet(ScopedViewSet):
-    queryset = Lot.objects.prefetch_related("products", "runs", "outputs").order_by("-id")
+    # The lot lists only its products' ids: loading whole products made the app's list of 200 lots the costliest read.
+    queryset = Lot.objects.prefetch_related(Prefetch("products", queryset=Product.objects.only("id", "lot_id")), "runs", "outputs").order_by("-id")
     serializer_class = s.LotSerializer
     input_serializer_class = s.LotInputSerializer
 
@@ -214,7 +217,7 @@ class LotViewSet(ScopedViewSet):
         return Response(s.LotSerializer(Lot.objects.get(pk=lot.pk)).data)
 
     @extend_schema(methods=["get"], responses=s.RunSerializer(many=True))
-    @extend_schema(methods=["post"], request=s.RunInputSerializer, responses=s.RunSerializer)
+    @extend_schema(methods=["post"], request=s.RunInputSerializer, responses={201: s.RunSerializer})
     @action(detail=True, methods=["get", "post"])
     def runs(self, request, pk=None):
         """The lot's metered runs; POST starts one (with `ended_at`, records a finished one)."""
@@ -358,11 +361,11 @@ def _image_bytes(request, view) -> tuple[bytes, dict]:
     """Refuse an oversized body before reading it, then return the image bytes and the other fields."""
     limit = settings.MOIRA_MAX_UPLOAD_BYTES
     if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 64 * 1024:
-        raise ValidationError({"image": [f"The photo is larger than {limit // (1024 * 1024)} MB; send a smaller one."]})
+        raise ValidationError({"image": [_("The photo is larger than %(mb)s MB; send a smaller one.") % {"mb": limit // (1024 * 1024)}]})
     data = _validated(view.input_serializer_class, request, view)
     upload = data.pop("image")
     if upload.size > limit:
-        raise ValidationError({"image": [f"The photo is larger than {limit // (1024 * 1024)} MB; send a smaller one."]})
+        raise ValidationError({"image": [_("The photo is larger than %(mb)s MB; send a smaller one.") % {"mb": limit // (1024 * 1024)}]})
     return upload.read(), data
 
 

@@ -35,7 +35,8 @@ def _issue(*, subject: dict, content: dict, plant) -> Certificate:
 @transaction.atomic
 def lot_certificate(lot: Lot) -> Certificate:
     """Return the lot's current certificate, issuing a new revision when its figures changed."""
-    lot = Lot.objects.select_for_update().select_related("plant").get(pk=lot.pk)
+    # The lot row only, not the joined plant row (see services.run_stop): no deadlock with writes to the same plant.
+    lot = Lot.objects.select_for_update(of=("self",), no_key=True).select_related("plant").get(pk=lot.pk)
     return _issue(subject={"lot": lot}, content=lot_certificate_content(lot), plant=lot.plant)
 
 
@@ -49,7 +50,7 @@ def lot_certificate_refresh(*, lot_id: int) -> Certificate | None:
 
 @transaction.atomic
 def shipment_certificate(shipment: Shipment) -> Certificate:
-    shipment = Shipment.objects.select_for_update().select_related("plant", "buyer").get(pk=shipment.pk)
+    shipment = Shipment.objects.select_for_update(of=("self",), no_key=True).select_related("plant", "buyer").get(pk=shipment.pk)
     lot_certificates = {}
     for allocation in shipment.allocations.select_related("lot"):
         certificate = lot_certificate(allocation.lot)

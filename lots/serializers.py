@@ -87,11 +87,16 @@ class ModelProfileInputSerializer(serializers.Serializer):
 
 
 class IntakeSerializer(ModelSerializer):
-    registered_count = serializers.IntegerField(source="products.count", read_only=True)
+    registered_count = serializers.SerializerMethodField()
 
     class Meta:
         model = Intake
         fields = ["id", "plant", "slip_number", "supplier", "received_on", "expected_count", "registered_count", "created_at"]
+
+    def get_registered_count(self, intake: Intake) -> int:
+        # Lists annotate the count in their one query; a single intake (just created) counts its own.
+        counted = getattr(intake, "products_count", None)
+        return intake.products.count() if counted is None else counted
 
 
 class IntakeInputSerializer(serializers.Serializer):

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.services import event_append
 from lots import calc, codes
@@ -39,7 +40,7 @@ from lots.models import (
     ShipmentAllocation,
     SortingMethod,
 )
-from lots.selectors import lot_feed, lot_shippable_mass_kg
+from lots.selectors import label_code_problem, lot_feed, lot_shippable_mass_kg
 from moira.services import ensure_unique, reject, save_and_log
 from moira.units import canonical_json, quantize, sha256_hex
 from plants.models import Line, Organisation, Plant
@@ -53,7 +54,7 @@ MAX_LABELS_PER_BATCH = 500
 
 def _not_in_future(field: str, when: dt.datetime) -> None:
     if when > timezone.now() + FUTURE_TOLERANCE:
-        raise reject(field, f"{when.isoformat()} is in the future; check the device's clock and date.")
+        raise reject(field, _("%(when)s is in the future; check the device's clock and date.") % {"when": when.isoformat()})
 
 
 # Intake, products and labels ---------------------------------------------------------------------------
@@ -74,11 +75,11 @@ def product_create(*, plant: Plant, kind: str, actor, intake: Intake | None = No
                    nameplate_photo: Photo | None = None, **fields) -> Product:
     """Register a unit, optionally under a slip, with its QR label attached and its nameplate photo linked."""
     if nameplate_photo is not None and (nameplate_photo.plant_id != plant.pk or nameplate_photo.product_id is not None):
-        raise reject("nameplate_photo", "This photo belongs to another plant or unit.")
+        raise reject("nameplate_photo", _("This photo belongs to another plant or unit."))
     if intake is not None and intake.plant_id != plant.pk:
-        raise reject("intake", "The slip belongs to another plant.")
+        raise reject("intake", _("The slip belongs to another plant."))
     if intake is not None and intake.products.count() >= intake.expected_count:
-        raise reject("intake", f"Slip {intake.slip_number} lists {intake.expected_count} units and all are registered.")
+        raise reject("intake", _("Slip %(slip)s lists %(count)s units and all are registered.") % {"slip": intake.slip_number, "count": intake.expected_count})
     product = Product(plant=plant, kind=kind, intake=intake, created_by=actor, **fields)
     save_and_log(product, action="product.create", actor=actor, plant=plant,
                  payload={"kind": kind, "maker": product.maker, "model": product.model, "serial_number": product.serial_number})
@@ -94,7 +95,7 @@ def product_create(*, plant: Plant, kind: str, actor, intake: Intake | None = No
 def labels_issue(*, plant: Plant, count: int, actor) -> list[Label]:
     """Issue `count` new label codes to print; codes are never reused, so a collision just draws again."""
     if not 1 <= count <= MAX_LABELS_PER_BATCH:
-        raise reject("count", f"Issue between 1 and {MAX_LABELS_PER_BATCH} labels at a time.")
+        raise reject("count", _("Issue between 1 and %(max)s labels at a time.") % {"max": MAX_LABELS_PER_BATCH})
     labels = []
     while len(labels) < count:
         code = codes.new_code()
@@ -109,19 +110,20 @@ def _usable_label(*, plant: Plant, raw_code: str, field: str) -> Label:
     try:
         code = codes.normalise(raw_code)
     except codes.InvalidLabelCode as exc:
-        raise reject(field, str(exc)) from exc
+        raise reject(field, label_code_problem(exc)) from exc
     label = Label.objects.select_for_update().filter(code=code, plant=plant).first()
     if label is None:
-        raise reject(field, f"Label {codes.display(code)} is unknown in plant {plant.code}; issue it first.")
+        raise reject(field, _("Label %(code)s is unknown in plant %(plant)s; issue it first.") % {"code": codes.display(code), "plant": plant.code})
     if label.status != LabelStatus.ISSUED:
-        raise reject(field, f"Label {codes.display(code)} is {label.get_status_display().lower()}; a code is never reused.")
+        raise reject(field, _("Label %(code)s is %(status)s; a code is never reused.")
+            % {"code": codes.display(code), "status": label.get_status_display().lower()})
     return label
 
 
 @transaction.atomic
 def label_attach(*, product: Product, code: str, actor, field: str = "code") -> Label:
     if product.labels.filter(status=LabelStatus.ATTACHED).exists():
-        raise reject(field, "This product has a label already; relabel it and give the reason.")
+        raise reject(field, _("This product has a label already; relabel it and give the reason."))
     label = _usable_label(plant=product.plant, raw_code=code, field=field)
     label.status, label.product, label.attached_at = LabelStatus.ATTACHED, product, timezone.now()
     return save_and_log(label, action="label.attach", actor=actor, plant=product.plant,
@@ -133,9 +135,9 @@ def product_relabel(*, product: Product, new_code: str, reason: str, actor) -> R
     """Replace a product's label: the old code is retired, never reused, and the reason is kept."""
     old = Label.objects.select_for_update().filter(product=product, status=LabelStatus.ATTACHED).first()
     if old is None:
-        raise reject("new_code", "This product has no label yet; attach one instead.")
+        raise reject("new_code", _("This product has no label yet; attach one instead."))
     if not reason.strip():
-        raise reject("reason", "Say why the label is replaced (faded, torn, wrong unit).")
+        raise reject("reason", _("Say why the label is replaced (faded, torn, wrong unit)."))
     new = _usable_label(plant=product.plant, raw_code=new_code, field="new_code")
     old.status = LabelStatus.RETIRED
     old.save(update_fields=["status"])
@@ -157,22 +159,24 @@ def dismantling_record(
     """Record removed parts; without an explicit list, the pattern's preset parts are recorded."""
     product = Product.objects.select_for_update().get(pk=product.pk)
     if product.status in (ProductStatus.RESERVED, ProductStatus.SHREDDED):
-        raise reject("product", f"Product {product.pk} is {product.get_status_display().lower()}; it can no longer be dismantled.")
+        raise reject("product", _("Product %(id)s is %(status)s; it can no longer be dismantled.")
+            % {"id": product.pk, "status": product.get_status_display().lower()})
     _not_in_future("performed_at", performed_at)
     if not removed:
         preset = PATTERN_PRESETS.get(product.kind, {}).get(pattern)
         if preset is None:
-            raise reject("parts", f"Pattern {pattern!r} has no preset for {product.get_kind_display().lower()}s; list the removed parts.")
+            raise reject("parts", _("Pattern %(pattern)s has no preset for %(kind)s; list the removed parts.")
+                % {"pattern": pattern, "kind": product.get_kind_display().lower()})
         by_code = {p.code: p for p in Part.objects.filter(kind=product.kind, code__in=preset)}
         removed = [(by_code[code], None) for code in preset]
     wrong_kind = [part.code for part, _ in removed if part.kind != product.kind]
     if wrong_kind:
-        raise reject("parts", f"Not parts of a {product.get_kind_display().lower()}: {', '.join(wrong_kind)}.")
+        raise reject("parts", _("Not parts of a %(kind)s: %(parts)s.") % {"kind": product.get_kind_display().lower(), "parts": ", ".join(wrong_kind)})
     codes_seen = [part.code for part, _ in removed]
     already = set(product.removed_parts.filter(part__in=[p for p, _ in removed]).values_list("part__code", flat=True))
     duplicates = {c for c in codes_seen if codes_seen.count(c) > 1} | already
     if duplicates:
-        raise reject("parts", f"Removed already or listed twice: {', '.join(sorted(duplicates))}.")
+        raise reject("parts", _("Removed already or listed twice: %(parts)s.") % {"parts": ", ".join(sorted(duplicates))})
     dismantling = save_and_log(
         Dismantling(product=product, pattern=pattern, performed_at=performed_at, note=note, created_by=actor),
         action="product.dismantle", actor=actor, plant=product.plant,
@@ -305,18 +309,18 @@ def lot_reserve(*, lot: Lot, products: Sequence[Product], actor) -> Lot:
     """Reserve products for shredding in this lot; a product belongs to one lot only."""
     ids = [p.pk for p in products]
     if len(set(ids)) != len(ids):
-        raise reject("products", "A product is listed twice.")
+        raise reject("products", _("A product is listed twice."))
     locked = list(Product.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
     problems = []
     for product in locked:
         if product.plant_id != lot.plant_id:
-            problems.append(f"{product.pk} belongs to another plant")
+            problems.append(_("%(id)s belongs to another plant") % {"id": product.pk})
         elif product.lot_id is not None and product.lot_id != lot.pk:
-            problems.append(f"{product.pk} is in lot {product.lot.code} already")
+            problems.append(_("%(id)s is in lot %(lot)s already") % {"id": product.pk, "lot": product.lot.code})
         elif product.lot_id == lot.pk:
-            problems.append(f"{product.pk} is in this lot already")
+            problems.append(_("%(id)s is in this lot already") % {"id": product.pk})
     if problems:
-        raise reject("products", "Cannot reserve: " + "; ".join(problems) + ".")
+        raise reject("products", _("Cannot reserve: %(problems)s.") % {"problems": "; ".join(problems)})
     shredding_started = lot.runs.exists()
     new_status = ProductStatus.SHREDDED if shredding_started else ProductStatus.RESERVED
     Product.objects.filter(pk__in=ids).update(lot=lot, status=new_status)
@@ -331,20 +335,21 @@ def _check_overlap(*, line: Line, started_at: dt.datetime, ended_at: dt.datetime
         clash = clash.filter(started_at__lt=ended_at)
     clash = clash.select_related("lot").first()
     if clash is not None:
-        until = clash.ended_at.isoformat() if clash.ended_at else "now (still running)"
-        raise reject("started_at", f"Line {line.code} is in use by lot {clash.lot.code} from {clash.started_at.isoformat()} to {until}.")
+        until = clash.ended_at.isoformat() if clash.ended_at else _("now (still running)")
+        raise reject("started_at", _("Line %(line)s is in use by lot %(lot)s from %(start)s to %(end)s.")
+            % {"line": line.code, "lot": clash.lot.code, "start": clash.started_at.isoformat(), "end": until})
 
 
 @transaction.atomic
 def run_start(*, lot: Lot, line: Line, started_at: dt.datetime, actor, ended_at: dt.datetime | None = None) -> Run:
     """Record a metered run; without `ended_at` the run stays open until it is stopped."""
     if line.plant_id != lot.plant_id:
-        raise reject("line", "The line belongs to another plant.")
+        raise reject("line", _("The line belongs to another plant."))
     _not_in_future("started_at", started_at)
     if ended_at is not None:
         _not_in_future("ended_at", ended_at)
         if ended_at <= started_at:
-            raise reject("ended_at", "A run must end after it starts.")
+            raise reject("ended_at", _("A run must end after it starts."))
     Line.objects.select_for_update().get(pk=line.pk)  # serialises runs on one line so overlaps cannot slip in
     _check_overlap(line=line, started_at=started_at, ended_at=ended_at)
     run = save_and_log(
@@ -360,11 +365,13 @@ def run_start(*, lot: Lot, line: Line, started_at: dt.datetime, actor, ended_at:
 
 @transaction.atomic
 def run_stop(*, run: Run, ended_at: dt.datetime, actor) -> Run:
-    run = Run.objects.select_for_update().select_related("lot__plant", "line").get(pk=run.pk)
+    # Lock the run row only: a plain FOR UPDATE would lock the joined plant row too, which every concurrent write
+    # referencing the plant must share-lock at commit (deferred FK checks) while it holds the audit chain head.
+    run = Run.objects.select_for_update(of=("self",), no_key=True).select_related("lot__plant", "line").get(pk=run.pk)
     if run.ended_at is not None:
-        raise reject("ended_at", f"This run was stopped already at {run.ended_at.isoformat()}.")
+        raise reject("ended_at", _("This run was stopped already at %(end)s.") % {"end": run.ended_at.isoformat()})
     if ended_at <= run.started_at:
-        raise reject("ended_at", f"The stop must come after the start ({run.started_at.isoformat()}).")
+        raise reject("ended_at", _("The stop must come after the start (%(start)s).") % {"start": run.started_at.isoformat()})
     _not_in_future("ended_at", ended_at)
     _check_overlap(line=run.line, started_at=run.started_at, ended_at=ended_at, exclude_run=run.pk)
     run.ended_at, run.stopped_by = ended_at, actor
@@ -374,13 +381,14 @@ def run_stop(*, run: Run, ended_at: dt.datetime, actor) -> Run:
 
 @transaction.atomic
 def output_record(*, lot: Lot, fraction: str, mass_kg: Decimal, weighed_at: dt.datetime, actor) -> Output:
-    lot = Lot.objects.select_for_update().get(pk=lot.pk)
+    lot = Lot.objects.select_for_update(no_key=True).get(pk=lot.pk)  # NO KEY: runs being inserted for this lot need not wait
     _not_in_future("weighed_at", weighed_at)
     if lot.outputs.filter(fraction=fraction).exists():
-        raise reject("fraction", f"The {fraction} output of lot {lot.code} is weighed already.")
+        raise reject("fraction", _("The %(fraction)s output of lot %(lot)s is weighed already.") % {"fraction": fraction, "lot": lot.code})
     outputs_kg = lot.outputs.aggregate(total=Sum("mass_kg"))["total"] or Decimal("0")
     if outputs_kg + mass_kg > lot.processed_mass_kg * OUTPUT_MASS_TOLERANCE:
-        raise reject("mass_kg", f"Outputs would weigh {outputs_kg + mass_kg} kg, more than the {lot.processed_mass_kg} kg processed.")
+        raise reject("mass_kg", _("Outputs would weigh %(outputs)s kg, more than the %(processed)s kg processed.")
+            % {"outputs": outputs_kg + mass_kg, "processed": lot.processed_mass_kg})
     return save_and_log(Output(lot=lot, fraction=fraction, mass_kg=mass_kg, weighed_at=weighed_at, created_by=actor),
                         action="output.record", actor=actor, plant=lot.plant,
                         payload={"lot": lot.code, "fraction": fraction, "mass_kg": str(mass_kg)})
@@ -407,28 +415,29 @@ def shipment_create(
     """Ship magnetic product drawn from lots by mass; no lot can give more than it has left."""
     _not_in_future("shipped_at", shipped_at)
     if mass_kg > MAX_SHIPMENT_MASS_KG:
-        raise reject("mass_kg", f"{mass_kg} kg is more than one shipment can carry ({MAX_SHIPMENT_MASS_KG} kg).")
+        raise reject("mass_kg", _("%(mass)s kg is more than one shipment can carry (%(max)s kg).") % {"mass": mass_kg, "max": MAX_SHIPMENT_MASS_KG})
     if not allocations:
-        raise reject("allocations", "Allocate the shipment to at least one lot.")
+        raise reject("allocations", _("Allocate the shipment to at least one lot."))
     lot_ids = [lot.pk for lot, _ in allocations]
     if len(set(lot_ids)) != len(lot_ids):
-        raise reject("allocations", "A lot is listed twice.")
+        raise reject("allocations", _("A lot is listed twice."))
     allocated_kg = sum((m for _, m in allocations), Decimal("0"))
     if allocated_kg != mass_kg:
-        raise reject("mass_kg", f"The shipment weighs {mass_kg} kg but its allocations add up to {allocated_kg} kg.")
+        raise reject("mass_kg", _("The shipment weighs %(mass)s kg but its allocations add up to %(allocated)s kg.")
+            % {"mass": mass_kg, "allocated": allocated_kg})
     locked = {lot.pk: lot for lot in Lot.objects.select_for_update().filter(pk__in=lot_ids).order_by("pk")}
     problems = []
     for lot, alloc_kg in allocations:
         lot = locked[lot.pk]
         if lot.plant_id != plant.pk:
-            problems.append(f"lot {lot.code} belongs to another plant")
+            problems.append(_("lot %(lot)s belongs to another plant") % {"lot": lot.code})
             continue
         shipped_kg = lot.allocations.aggregate(total=Sum("mass_kg"))["total"] or Decimal("0")
         left_kg = lot_shippable_mass_kg(lot) - shipped_kg
         if alloc_kg > left_kg:
-            problems.append(f"lot {lot.code} has {left_kg} kg left, not {alloc_kg} kg")
+            problems.append(_("lot %(lot)s has %(left)s kg left, not %(asked)s kg") % {"lot": lot.code, "left": left_kg, "asked": alloc_kg})
     if problems:
-        raise reject("allocations", "Too heavy: " + "; ".join(problems) + ".")
+        raise reject("allocations", _("Too heavy: %(problems)s.") % {"problems": "; ".join(problems)})
     shipment = save_and_log(
         Shipment(plant=plant, buyer=buyer, code=code, shipped_at=shipped_at, mass_kg=mass_kg, created_by=actor),
         action="shipment.create", actor=actor, plant=plant,
@@ -438,7 +447,7 @@ def shipment_create(
     try:
         ShipmentAllocation.objects.bulk_create(ShipmentAllocation(shipment=shipment, lot=lot, mass_kg=m) for lot, m in allocations)
     except IntegrityError as exc:  # pragma: no cover - the checks above make this a race only
-        raise reject("allocations", "The allocations conflict with another shipment; retry.") from exc
+        raise reject("allocations", _("The allocations conflict with another shipment; retry.")) from exc
     ShipmentAlert.objects.filter(plant=plant, buyer=buyer, plan_sha256=shipment_plan_sha256(allocations), shipment=None).update(shipment=shipment)
     return shipment
 

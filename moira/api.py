@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, models
-from django.http import Http404
+from django.db import IntegrityError, InterfaceError, OperationalError, models
+from django.http import Http404, JsonResponse
 from django.utils.dateparse import parse_datetime
+from django.views import defaults
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from plants.selectors import STAFF_ROLES, WRITE_ROLES, plants_for
 
+DATABASE_UNAVAILABLE = "The database is not answering (restarting?); retry in a few seconds."
+DATABASE_RETRY_AFTER_S = 5
 NAIVE_DATETIME = "Give the time with its offset, e.g. 2024-05-01T09:30:00+09:00; a time without one is ambiguous."
 
 
@@ -22,7 +26,10 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     def to_internal_value(self, value):
         if isinstance(value, str):
-            parsed = parse_datetime(value.strip())
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:  # well formed but impossible (minute 99): the parent refuses it as invalid
+                parsed = None
             if parsed is not None and parsed.tzinfo is None:
                 self.fail("naive")
         return super().to_internal_value(value)
@@ -92,7 +99,11 @@ class ScopedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 
 def exception_handler(exc, context):
-    """Turn domain validation errors into 400s with a message per field, and races into 409s."""
+    """Turn domain validation errors into 400s with a message per field, races into 409s, a lost database into 503s."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # A restart or failover of PostgreSQL: the client may simply retry (with the same Idempotency-Key).
+        return Response({"detail": DATABASE_UNAVAILABLE}, status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)
@@ -102,3 +113,68 @@ def exception_handler(exc, context):
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     return drf_exception_handler(exc, context)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Why a request was refused, in one sentence."""
+
+    detail = serializers.CharField()
+
+
+# A 400 names each field it refuses, nested as the input is (e.g. `allocations: [{"lot": [...]}]`), or says
+# `detail` when the body cannot be parsed at all; the shape follows the input, so it stays a free-form object.
+VALIDATION_ERROR_SCHEMA = {"type": "object", "additionalProperties": {},
+                           "description": "A list of messages per refused field (`non_field_errors` for the whole input), or `detail`."}
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's schema plus the error answers each operation can give, so clients can rely on them."""
+
+    def get_response_serializers(self):
+        # ScopedViewSet.create reads the input serializer but answers with the output one.
+        if getattr(self.view, "action", None) == "create" and getattr(self.view, "input_serializer_class", None) is not None:
+            return self.view.serializer_class
+        return super().get_response_serializers()
+
+    def _get_paginator(self):
+        # DRF pages only the `list` action; any other answer with several objects is a plain array.
+        if getattr(self.view, "action", "list") != "list":
+            return None
+        return super()._get_paginator()
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code, (body, description) in self._error_responses().items():
+            responses.setdefault(code, {**self._get_response_for_code(body, code, direction=direction), "description": description})
+        return responses
+
+    def _error_responses(self) -> dict[str, tuple[object, str]]:
+        errors = {}
+        if self.method in WRITE_METHODS:
+            errors["400"] = (VALIDATION_ERROR_SCHEMA, "The input was refused.")
+        if self.view.get_authenticators():
+            errors["401"] = (ErrorSerializer, "No credentials, or unknown or revoked ones.")
+            errors["403"] = (ErrorSerializer, "The credentials' role or plants do not allow this (or a session write lacks its CSRF token).")
+        if "{" in self.path:
+            errors["404"] = (ErrorSerializer, "No such object among those the credentials may see.")
+        if self.method in WRITE_METHODS:
+            errors["409"] = (ErrorSerializer, "A conflicting write happened at the same moment; reload and retry.")
+            errors["415"] = (ErrorSerializer, "The body's content type is not one this operation reads.")
+        if self.view.get_throttles():
+            errors["429"] = (ErrorSerializer, "Too many attempts; wait before trying again.")
+        errors["503"] = (ErrorSerializer, "The database is not answering; retry after `Retry-After` seconds.")
+        return errors
+
+
+def not_found(request, exception):
+    """A URL under /api/ that names nothing answers in JSON like every other API error; pages keep Django's page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Server error; it has been logged."}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return defaults.server_error(request)

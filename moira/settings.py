@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "power",
     "dashboard",
     "frontend",
+    "moira",
 ]
 
 MIDDLEWARE = [
@@ -67,6 +68,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "moira.locale.ApiLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -99,6 +101,8 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+        # A kept connection dies with a database restart; check it before each request reuses it.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -157,6 +161,11 @@ X_FRAME_OPTIONS = "DENY"
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 
+# CACHE: in the database, so that every gunicorn worker counts the same login attempts (a per-process cache
+# would multiply the throttle's limit by the number of workers) and logging in does not depend on Redis.
+# ------------------------------------------------------------------------------
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "moira_cache"}}
+
 # REST API
 # ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -165,12 +174,15 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "moira.api.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "moira.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("MOIRA_LOGIN_RATE", "20/min")},
+    # Throttles key clients by address. Unset, DRF would take X-Forwarded-For as sent, so a password guesser could
+    # reset its count with a new header each try; behind N proxies of ours, the Nth address from the right counts.
+    "NUM_PROXIES": env_int("MOIRA_NUM_PROXIES", 0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Moira API",
@@ -197,12 +209,26 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A message a worker took and never acknowledged (the worker was killed mid-task: acks are late) goes back to
+# the queue after this long. It must exceed the longest task (CELERY_TASK_TIME_LIMIT), or a slow task runs twice.
+_visibility_timeout_s = env_int("CELERY_VISIBILITY_TIMEOUT_S", 900)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": _visibility_timeout_s,
+    # Look for expired messages at least as often as they expire (kombu looks every 10 s).
+    "unacked_restore_interval": max(1, min(10, _visibility_timeout_s)),
+    # A broker that is down or unreachable must fail a publish in seconds (moira/jobs.py then keeps the job),
+    # not hold a worker's request.
+    "socket_connect_timeout": 1,
+    "socket_timeout": 5,
+}
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     # Safety net behind the event-driven allocation: late files, corrected clocks, edited runs.
     "recompute-recent-runs": {"task": "power.tasks.recent_runs_allocate_task", "schedule": 6 * 60 * 60, "args": [7]},
+    # Jobs that could not reach the broker (Redis down) wait in the database until it answers again.
+    "resend-pending-jobs": {"task": "moira.tasks.pending_jobs_resend_task", "schedule": env_int("MOIRA_PENDING_JOBS_RESEND_S", 60)},
 }
 
 LOGGING = {

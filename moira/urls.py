@@ -42,6 +42,9 @@ api_v1 = [
     path("", include(router.urls)),
 ]
 
+handler404 = "moira.api.not_found"
+handler500 = "moira.api.server_error"
+
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.response import Response
 
@@ -34,6 +35,7 @@ class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def get_serializer_class(self):
         return OrganisationInputSerializer if self.action == "create" else OrganisationSerializer
 
+    @extend_schema(request=OrganisationInputSerializer, responses={201: OrganisationSerializer})
     def create(self, request):
         if not holds_role_somewhere(request.user, MANAGER_ROLES):
             raise exceptions.PermissionDenied("Only a manager can add an organisation.")

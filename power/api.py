@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -12,6 +11,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from moira.api import ScopedViewSet, holds_role_somewhere
+from moira.jobs import enqueue_after_commit
 from plants.selectors import MANAGER_ROLES, plants_for
 from power import services
 from power.auth import CrawlerTokenAuthentication, IsCrawler
@@ -85,7 +85,7 @@ class UploadViewSet(ScopedViewSet):
         if upload.status == Upload.Status.FAILED:
             return Response({"file": [upload.error], "id": upload.pk}, status=status.HTTP_400_BAD_REQUEST)
         if result.affected_run_ids:
-            transaction.on_commit(lambda: runs_allocate_task.delay(result.affected_run_ids))
+            enqueue_after_commit(runs_allocate_task, result.affected_run_ids)
         body = {"id": upload.pk, "status": "accepted" if result.created else "duplicate", "sha256": upload.sha256,
                 "readings": upload.reading_count, "rejected": upload.rejected}
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

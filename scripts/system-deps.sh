@@ -17,6 +17,8 @@ ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || packages+=(libzbar0)
 # the server's major version (Debian 12's postgresql-client is 15, like the server Moira is tested on).
 command -v pg_dump >/dev/null 2>&1 && command -v pg_restore >/dev/null 2>&1 && command -v psql >/dev/null 2>&1 \
   || packages+=(postgresql-client)
+# The Celery fault tests start and stop a redis-server of their own (never the shared one).
+[ -x /usr/bin/redis-server ] || packages+=(redis-server)
 # A Japanese font, so that screenshots and PDFs in Japanese render real glyphs.
 dpkg -s fonts-ipafont-gothic >/dev/null 2>&1 || packages+=(fonts-ipafont-gothic)
 for extra in "$@"; do

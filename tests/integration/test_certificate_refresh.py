@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from lots import services
@@ -35,8 +36,9 @@ def test_concurrent_shipments_cannot_overdraw_a_lot(transactional_db, manager, p
 
     def ship():
         try:
-            services.shipment_create(plant=plant, buyer=buyer_org, shipped_at=dt.datetime(2024, 5, 1, tzinfo=dt.UTC),
-                                     mass_kg=Decimal("700"), allocations=[(lot, Decimal("700"))], actor=manager)
+            with translation.override("en"):  # a new thread starts in the default language, Japanese
+                services.shipment_create(plant=plant, buyer=buyer_org, shipped_at=dt.datetime(2024, 5, 1, tzinfo=dt.UTC),
+                                         mass_kg=Decimal("700"), allocations=[(lot, Decimal("700"))], actor=manager)
             return "ok"
         except ValidationError as exc:
             return "rejected: " + exc.messages[0]
