@@ -17,4 +17,4 @@ RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
 USER moira
 ENV MOIRA_MEDIA_ROOT=/data/media
 EXPOSE 8000
-CMD ["gunicorn", "moira.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--timeout", "60", "--access-logfile", "-"]
+CMD ["gunicorn", "moira.wsgi", "--bind", "0.0.0.0:8000", "--workers", "5", "--threads", "4", "--timeout", "60", "--access-logfile", "-"]

@@ -22,7 +22,9 @@ def _hashed_fields(event: Event) -> dict:
     }
 
 
-@transaction.atomic
+# No savepoint of its own: a failed append fails the caller's transaction anyway, and the savepoint's two round
+# trips would lengthen the time every writer holds the chain head.
+@transaction.atomic(savepoint=False)
 def event_append(*, action: str, obj: models.Model, actor=None, plant=None, payload: dict | None = None) -> Event:
     """Append an entry to the hash-chained log inside the caller's transaction."""
     head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"last_hash": GENESIS_HASH})
