@@ -355,17 +355,16 @@ class AcceptanceConditionViewSet(ScopedViewSet):
         return services.acceptance_condition_create(actor=user, **data)
 
 
-
-
 def _image_bytes(request, view) -> tuple[bytes, dict]:
     """Refuse an oversized body before reading it, then return the image bytes and the other fields."""
     limit = settings.MOIRA_MAX_UPLOAD_BYTES
+    too_big = ValidationError({"image": [_("The photo is larger than %(mb)s MB; send a smaller one.") % {"mb": limit // (1024 * 1024)}]})
     if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 64 * 1024:
-        raise ValidationError({"image": [_("The photo is larger than %(mb)s MB; send a smaller one.") % {"mb": limit // (1024 * 1024)}]})
+        raise too_big
     data = _validated(view.input_serializer_class, request, view)
     upload = data.pop("image")
     if upload.size > limit:
-        raise ValidationError({"image": [_("The photo is larger than %(mb)s MB; send a smaller one.") % {"mb": limit // (1024 * 1024)}]})
+        raise too_big
     return upload.read(), data
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
@@ -33,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.api.world import seed_world
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_logins_and_fresh_throttles")]
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 MAX_EXAMPLES = 3
@@ -49,15 +48,6 @@ REFERENCES = {
     "intake": "intakes", "product": "products", "lot": "lots", "sorting_method": "sorting-methods", "analysis": "analyses",
     "part": "parts", "run": "runs", "dismantling": "dismantlings",
 }
-
-
-@pytest.fixture(autouse=True)
-def _quick_logins_and_fresh_throttles(settings):
-    """Every role's run posts to the login endpoint: hash fast, and leave no login attempts counted for later tests."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from django.apps import apps
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
@@ -31,17 +30,9 @@ from plants.models import Membership
 from power.services import crawler_token_create, crawler_token_revoke
 from tests.api.world import PW3360_FILE, seed_world
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_logins_and_fresh_throttles")]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def _quick_logins_and_fresh_throttles(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
